@@ -1,0 +1,163 @@
+// Typed errors of lorabook. Every error a user can meet has a class here, with the fields that say what
+// went wrong (file, row, pipeline label, ...). They cross the worker boundary and the companion's
+// WebSocket as plain JSON (`serializeError`) and are rebuilt with their class (`deserializeError`), so
+// `instanceof` and the fields survive.
+
+export type ErrorFields = Record<string, string | number | boolean | null>;
+
+export abstract class LorabookError extends Error {
+  abstract readonly kind: string;
+  /** Fields beyond the message that a caller may act on; serialized across boundaries. */
+  fields(): ErrorFields {
+    return {};
+  }
+}
+
+/** navigator.gpu is missing, or no adapter/device could be had. `advice` says what to do instead. */
+export class WebGPUUnavailable extends LorabookError {
+  readonly kind = 'WebGPUUnavailable';
+  constructor(
+    message: string,
+    readonly advice: string,
+  ) {
+    super(message);
+    this.name = 'WebGPUUnavailable';
+  }
+  override fields(): ErrorFields {
+    return { advice: this.advice };
+  }
+}
+
+/** A GPU allocation failed, or the planner knows it would. */
+export class OutOfMemory extends LorabookError {
+  readonly kind = 'OutOfMemory';
+  constructor(
+    message: string,
+    readonly requestedBytes: number,
+    readonly liveBytes: number,
+  ) {
+    super(message);
+    this.name = 'OutOfMemory';
+  }
+  override fields(): ErrorFields {
+    return { requestedBytes: this.requestedBytes, liveBytes: this.liveBytes };
+  }
+}
+
+/** The GPU device was lost (driver reset, tab backgrounded too long, device.destroy()). */
+export class DeviceLost extends LorabookError {
+  readonly kind = 'DeviceLost';
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+    this.name = 'DeviceLost';
+  }
+  override fields(): ErrorFields {
+    return { reason: this.reason };
+  }
+}
+
+/** WebGPU rejected a pipeline, bind group or dispatch; `label` names the failing pipeline. */
+export class GpuValidationError extends LorabookError {
+  readonly kind = 'GpuValidationError';
+  constructor(
+    message: string,
+    readonly label: string,
+  ) {
+    super(message);
+    this.name = 'GpuValidationError';
+  }
+  override fields(): ErrorFields {
+    return { label: this.label };
+  }
+}
+
+/** A model config asks for something lorabook does not implement; names the field and its value. */
+export class UnsupportedArchitecture extends LorabookError {
+  readonly kind = 'UnsupportedArchitecture';
+  constructor(
+    message: string,
+    readonly field: string,
+    readonly value: string,
+  ) {
+    super(message);
+    this.name = 'UnsupportedArchitecture';
+  }
+  override fields(): ErrorFields {
+    return { field: this.field, value: this.value };
+  }
+}
+
+/** Malformed dataset input. `row` is 1-based (the line of a JSONL/CSV file); `column` may be null. */
+export class DatasetError extends LorabookError {
+  readonly kind = 'DatasetError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly row: number,
+    readonly column: string | null,
+    readonly expected: string,
+  ) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+  override fields(): ErrorFields {
+    return { file: this.file, row: this.row, column: this.column, expected: this.expected };
+  }
+}
+
+/** Browser storage would overflow; says how much is needed and how much is free. */
+export class QuotaExceeded extends LorabookError {
+  readonly kind = 'QuotaExceeded';
+  constructor(
+    message: string,
+    readonly neededBytes: number,
+    readonly availableBytes: number,
+  ) {
+    super(message);
+    this.name = 'QuotaExceeded';
+  }
+  override fields(): ErrorFields {
+    return { neededBytes: this.neededBytes, availableBytes: this.availableBytes };
+  }
+}
+
+/** The wire form of any error. */
+export interface SerializedError {
+  kind: string;
+  name: string;
+  message: string;
+  stack?: string;
+  fields: ErrorFields;
+}
+
+const str = (f: ErrorFields, k: string): string => String(f[k] ?? '');
+const num = (f: ErrorFields, k: string): number => Number(f[k] ?? 0);
+
+const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
+  WebGPUUnavailable: (m, f) => new WebGPUUnavailable(m, str(f, 'advice')),
+  OutOfMemory: (m, f) => new OutOfMemory(m, num(f, 'requestedBytes'), num(f, 'liveBytes')),
+  DeviceLost: (m, f) => new DeviceLost(m, str(f, 'reason')),
+  GpuValidationError: (m, f) => new GpuValidationError(m, str(f, 'label')),
+  UnsupportedArchitecture: (m, f) => new UnsupportedArchitecture(m, str(f, 'field'), str(f, 'value')),
+  DatasetError: (m, f) =>
+    new DatasetError(m, str(f, 'file'), num(f, 'row'), f.column === null ? null : str(f, 'column'), str(f, 'expected')),
+  QuotaExceeded: (m, f) => new QuotaExceeded(m, num(f, 'neededBytes'), num(f, 'availableBytes')),
+};
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof LorabookError) {
+    return { kind: e.kind, name: e.name, message: e.message, stack: e.stack, fields: e.fields() };
+  }
+  if (e instanceof Error) return { kind: 'Error', name: e.name, message: e.message, stack: e.stack, fields: {} };
+  return { kind: 'Error', name: 'Error', message: String(e), fields: {} };
+}
+
+export function deserializeError(s: SerializedError): Error {
+  const make = rebuild[s.kind];
+  const e = make ? make(s.message, s.fields) : Object.assign(new Error(s.message), { name: s.name });
+  if (s.stack) e.stack = s.stack;
+  return e;
+}
