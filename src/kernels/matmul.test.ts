@@ -19,7 +19,10 @@ interface Case {
   batch?: number;
 }
 
-async function run(c: Case, opts: { bias?: boolean; accumulate?: boolean; alpha?: number; dtype?: 'f32' | 'f16' } = {}) {
+async function run(
+  c: Case,
+  opts: { bias?: boolean; accumulate?: boolean; alpha?: number; dtype?: 'f32' | 'f16' } = {},
+) {
   const batch = c.batch ?? 1;
   const dtype = opts.dtype ?? 'f32';
   const a = randomArray(batch * c.m * c.k, 1);
@@ -31,7 +34,11 @@ async function run(c: Case, opts: { bias?: boolean; accumulate?: boolean; alpha?
   const tc = init ? gpu.upload(init, [batch, c.m, c.n], 'f32', 'c') : gpu.empty([batch, c.m, c.n], 'f32', 'c');
   const tbias = bias ? gpu.upload(bias, [c.n], 'f32', 'bias') : undefined;
   const step = gpu.step('test');
-  await matmul(step, { a: ta, b: tb, c: tc, m: c.m, n: c.n, k: c.k, batch, bias: tbias, alpha: opts.alpha, accumulate: opts.accumulate }, c.product);
+  await matmul(
+    step,
+    { a: ta, b: tb, c: tc, m: c.m, n: c.n, k: c.k, batch, bias: tbias, alpha: opts.alpha, accumulate: opts.accumulate },
+    c.product,
+  );
   await step.submit();
   const got = await gpu.readF32(tc);
   gpu.release(ta, tb, tc, ...(tbias ? [tbias] : []));
@@ -55,7 +62,10 @@ describe('matmul on Dawn', () => {
     });
   }
   it('bias, alpha and accumulate', async () => {
-    const { got, ref } = await run({ product: 'nt', m: 33, n: 70, k: 45, batch: 2 }, { bias: true, accumulate: true, alpha: 0.5 });
+    const { got, ref } = await run(
+      { product: 'nt', m: 33, n: 70, k: 45, batch: 2 },
+      { bias: true, accumulate: true, alpha: 0.5 },
+    );
     expectClose(got, ref, 1e-5, 1e-4);
   });
   it('adapter', () => {

@@ -176,7 +176,8 @@ function checkMatmul(
   const { a, b, c, m, n, k } = args;
   const need = (t: Tensor, elems: number, what: string): void => {
     const have = t.shape.reduce((x, y) => x * y, 1);
-    if (have < elems) throw new RangeError(`matmul ${product}: ${what} "${t.label}" has ${have} elements, needs ${elems}`);
+    if (have < elems)
+      throw new RangeError(`matmul ${product}: ${what} "${t.label}" has ${have} elements, needs ${elems}`);
   };
   need(a, (batch - 1) * strideA + m * k, 'A');
   need(b, (batch - 1) * strideB + k * n, 'B');

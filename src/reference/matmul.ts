@@ -24,7 +24,12 @@ export interface MatmulRefOptions {
   alpha?: number;
 }
 
-export function matmulRef(s: MatmulShape, a: ArrayLike<number>, b: ArrayLike<number>, o: MatmulRefOptions = {}): Float32Array {
+export function matmulRef(
+  s: MatmulShape,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  o: MatmulRefOptions = {},
+): Float32Array {
   const { m, n, k, product } = s;
   const batch = s.batch ?? 1;
   const sa = s.strideA ?? m * k;

@@ -14,7 +14,13 @@ export async function testGpu(): Promise<Gpu> {
 }
 
 /** Throws with the first mismatches when `got` is not within atol + rtol·|ref| of `ref`. */
-export function expectClose(got: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number, what = ''): void {
+export function expectClose(
+  got: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  what = '',
+): void {
   const c = compareClose(got, ref, atol, rtol);
   if (!c.ok) {
     throw new Error(

@@ -1,0 +1,92 @@
+// The engine API: one interface that the in-process engine implements, the trainer worker exposes with
+// comlink, and the companion serves over a WebSocket. The UI talks to an `Engine` and never knows which.
+// Everything crossing it is structured-cloneable; progress comes back through an `EventSink`; errors
+// are the typed classes of src/errors.ts and keep their class and fields across every boundary.
+// Later issues extend this interface; they do not invent another.
+
+import type { CapabilityReport } from '../gpu/capabilities.ts';
+import type { MatmulProduct } from '../reference/matmul.ts';
+
+export type EngineEvent =
+  | { type: 'progress'; task: string; done: number; total: number; unit: string }
+  | { type: 'log'; level: 'info' | 'warn'; message: string };
+
+export type EventSink = (event: EngineEvent) => void;
+
+export interface EngineInitOptions {
+  /** Optional device features to leave off (e.g. ['shader-f16'] to exercise the f32 paths). */
+  disableFeatures?: string[];
+}
+
+export interface MatmulBenchRequest {
+  product: MatmulProduct;
+  m: number;
+  n: number;
+  k: number;
+  dtype: 'f32' | 'f16';
+  /** 'tiled' is lorabook's kernel; 'naive' is one invocation per output (the floor). */
+  kernel: 'tiled' | 'naive';
+  reps: number;
+  warmup?: number;
+  /** Check the result against the CPU reference (skipped only by benchmarks that verify once). */
+  verify?: boolean;
+}
+
+export interface MatmulBenchResult {
+  name: string;
+  shape: string;
+  adapter: string;
+  reps: number;
+  /** Wall-clock per rep: submit to onSubmittedWorkDone. */
+  timesMs: number[];
+  median_ms: number;
+  gflops: number;
+  /** GPU time per rep from timestamp queries, when the device has them. */
+  gpuMedianMs: number | null;
+  verified: boolean;
+  maxAbsErr: number;
+}
+
+export interface MatmulRequest {
+  product: MatmulProduct;
+  m: number;
+  n: number;
+  k: number;
+  /** A as stored: [M,K], or [K,M] for 'tn'. */
+  a: Float32Array;
+  /** B as stored: [K,N], or [N,K] for 'nt'. */
+  b: Float32Array;
+  dtype: 'f32' | 'f16';
+}
+
+export interface DatasetFile {
+  name: string;
+  text: string;
+}
+
+export interface DatasetSummary {
+  file: string;
+  rows: number;
+  fields: string[];
+}
+
+export interface MemoryReport {
+  liveBytes: number;
+  pooledBytes: number;
+  peakLiveBytes: number;
+}
+
+export interface Engine {
+  /** Acquires the GPU (once) and reports what it can do. Throws WebGPUUnavailable with advice. */
+  init(options?: EngineInitOptions): Promise<CapabilityReport>;
+  capabilities(): Promise<CapabilityReport>;
+  memory(): Promise<MemoryReport>;
+  /** Times a matmul on the engine's device and verifies it against the CPU reference. */
+  benchmarkMatmul(request: MatmulBenchRequest, onEvent?: EventSink): Promise<MatmulBenchResult>;
+  /** Runs one matmul product on the engine's device and returns C [M,N]. */
+  matmul(request: MatmulRequest): Promise<Float32Array>;
+  /** Reads a JSONL dataset; a malformed line throws DatasetError with its file and row. */
+  inspectDataset(file: DatasetFile): Promise<DatasetSummary>;
+  /** Frees GPU memory and destroys the device. */
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,38 @@
+// The main thread's Engine: a comlink proxy of the trainer worker. Callbacks are wrapped with
+// Comlink.proxy here so callers pass plain functions, exactly as to the in-process engine.
+
+import * as Comlink from 'comlink';
+import { installErrorTransfer } from './comlink-errors.ts';
+import type { Engine, EventSink } from './protocol.ts';
+
+export class WorkerEngine implements Engine {
+  private readonly remote: Comlink.Remote<Engine>;
+
+  constructor(private readonly worker: Worker) {
+    installErrorTransfer();
+    this.remote = Comlink.wrap<Engine>(worker);
+  }
+
+  init: Engine['init'] = (options) => this.remote.init(options);
+  capabilities: Engine['capabilities'] = () => this.remote.capabilities();
+  memory: Engine['memory'] = () => this.remote.memory();
+  benchmarkMatmul: Engine['benchmarkMatmul'] = (request, onEvent?: EventSink) =>
+    this.remote.benchmarkMatmul(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  matmul: Engine['matmul'] = (request) => this.remote.matmul(request);
+  inspectDataset: Engine['inspectDataset'] = (file) => this.remote.inspectDataset(file);
+
+  async dispose(): Promise<void> {
+    await this.remote.dispose();
+    this.remote[Comlink.releaseProxy]();
+    this.worker.terminate();
+  }
+}
+
+/** Starts the trainer worker and returns its Engine. */
+export function startWorkerEngine(): WorkerEngine {
+  const worker = new Worker(new URL('../../workers/trainer.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'lorabook-trainer',
+  });
+  return new WorkerEngine(worker);
+}
