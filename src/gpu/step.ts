@@ -64,6 +64,7 @@ export class Step {
   private readonly querySet: GPUQuerySet | null;
   private readonly maxTimedPasses = 1024;
   private submitted = false;
+  private readonly afterSubmit: (() => void)[] = [];
 
   constructor(
     readonly gpu: Gpu,
@@ -106,6 +107,14 @@ export class Step {
     pass.end();
     this.passLabels.push(d.kernel.label);
     this.passes++;
+  }
+
+  /**
+   * Runs `fn` once the step is submitted: the place to release temporaries. Queue order makes that
+   * safe: any later use of a released buffer is submitted after this step's commands.
+   */
+  onDone(fn: () => void): void {
+    this.afterSubmit.push(fn);
   }
 
   /** Records a buffer-to-buffer copy in order with the dispatches. */
@@ -164,6 +173,7 @@ export class Step {
       }
       gpu.device.queue.submit([this.encoder.finish()]);
     });
+    for (const fn of this.afterSubmit.splice(0)) fn();
     if (!readBuf) {
       this.querySet?.destroy();
       return this.querySet ? [] : null;

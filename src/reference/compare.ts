@@ -23,7 +23,7 @@ export function compareClose(
   let mismatches = 0;
   const first: string[] = [];
   for (let i = 0; i < ref.length; i++) {
-    const err = Math.abs(got[i] - ref[i]);
+    const err = got[i] === ref[i] ? 0 : Math.abs(got[i] - ref[i]); // equal infinities are a match
     const tol = atol + rtol * Math.abs(ref[i]);
     if (!(err <= tol)) {
       mismatches++;
