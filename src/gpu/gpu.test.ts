@@ -105,7 +105,11 @@ describe('upload, steps and readback', () => {
     const y = gpu.empty([4096], 'f32', 'y');
     const step = gpu.step('timed', { timed: true });
     for (let i = 0; i < 3; i++) {
-      await step.dispatch({ kernel: copyKernel, buffers: [{ buffer: x.buffer }, { buffer: y.buffer }], workgroups: [64] });
+      await step.dispatch({
+        kernel: copyKernel,
+        buffers: [{ buffer: x.buffer }, { buffer: y.buffer }],
+        workgroups: [64],
+      });
     }
     const timing = await step.submit();
     expect(timing?.map((t) => t.label)).toEqual(['test_copy', 'test_copy', 'test_copy']);

@@ -53,7 +53,8 @@ export async function reduceRows(
 ): Promise<void> {
   const len = rows === 0 ? 0 : numel(x.shape) / rows;
   if (!Number.isInteger(len)) throw new RangeError(`reduce: ${x.label} does not split into ${rows} rows`);
-  if (out.dtype !== 'f32' || numel(out.shape) < rows) throw new RangeError(`reduce: ${out.label} must hold ${rows} f32`);
+  if (out.dtype !== 'f32' || numel(out.shape) < rows)
+    throw new RangeError(`reduce: ${out.label} must hold ${rows} f32`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new TypeError(`reduce: ${x.label} is ${x.dtype}`);
   if (rows > step.gpu.caps.limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`reduce: too many rows`);
   if (rows === 0) return;
