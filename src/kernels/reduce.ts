@@ -81,3 +81,63 @@ export async function reduceRows(
   }
   if (temps.length > 0) step.onDone(() => gpu.release(...temps));
 }
+
+const COL_WG = 64;
+const COL_ROWS = 64; // rows one invocation sums in the first pass
+
+export function reduceColumnsWgsl(accumulate: boolean): string {
+  return /* wgsl */ `
+struct Params { rows: u32, cols: u32, blockRows: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+@compute @workgroup_size(${COL_WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let col = g.x;
+  if (col >= p.cols) { return; }
+  let block = wg.y;
+  let r0 = block * p.blockRows;
+  let r1 = min(r0 + p.blockRows, p.rows);
+  var acc = 0.0;
+  for (var r = r0; r < r1; r++) { acc += X[r * p.cols + col]; }
+  let o = block * p.cols + col;
+  ${accumulate ? 'Out[o] += acc;' : 'Out[o] = acc;'}
+}
+`;
+}
+
+/**
+ * Records out[c] = Σ_r x[r,c] (+ out[c] with accumulate) for x [rows, cols] f32: the bias and norm-weight
+ * gradients. Fixed order, no atomics: blocks of 64 rows are summed into partials, then the partials in
+ * block order.
+ */
+export async function reduceColumns(
+  step: Step,
+  x: Tensor,
+  rows: number,
+  cols: number,
+  out: Tensor,
+  opts: { accumulate?: boolean } = {},
+): Promise<void> {
+  if (x.dtype !== 'f32' || out.dtype !== 'f32') throw new TypeError('reduceColumns: f32 tensors only');
+  if (numel(x.shape) < rows * cols) throw new RangeError(`reduceColumns: ${x.label} is smaller than ${rows}×${cols}`);
+  if (numel(out.shape) < cols) throw new RangeError(`reduceColumns: ${out.label} must hold ${cols} values`);
+  const gpu = step.gpu;
+  const blocks = Math.max(1, Math.ceil(rows / COL_ROWS));
+  const pass = async (input: Tensor, r: number, blockRows: number, target: Tensor, accumulate: boolean) => {
+    await step.dispatch({
+      kernel: { label: `reduce_columns${accumulate ? '_acc' : ''}`, code: reduceColumnsWgsl(accumulate) },
+      params: new Uint32Array([r, cols, blockRows, 0]),
+      buffers: [{ buffer: input.buffer }, { buffer: target.buffer }],
+      workgroups: [Math.ceil(cols / COL_WG), Math.ceil(r / blockRows)],
+    });
+  };
+  if (blocks === 1) {
+    await pass(x, rows, COL_ROWS, out, opts.accumulate ?? false);
+    return;
+  }
+  const partial = gpu.empty([blocks, cols], 'f32', 'column partials');
+  await pass(x, rows, COL_ROWS, partial, false);
+  await pass(partial, blocks, blocks, out, opts.accumulate ?? false);
+  step.onDone(() => gpu.release(partial));
+}

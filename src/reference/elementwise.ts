@@ -25,3 +25,10 @@ export function sumRowsRef(a: ArrayLike<number>, rows: number, len: number, squa
   }
   return out;
 }
+
+/** Column sums of a [rows, cols] array. */
+export function sumColumnsRef(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c] += a[r * cols + c];
+  return out;
+}
