@@ -11,5 +11,6 @@ if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
   fi
   export VK_ICD_FILENAMES="$DEST/lvp_icd.json"
   export LD_LIBRARY_PATH="$DEST/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export LORABOOK_EXPECT_ADAPTER="${LORABOOK_EXPECT_ADAPTER:-llvmpipe}"
 fi
 exec "$@"

@@ -6,10 +6,25 @@ import { adapterName } from '../gpu/capabilities.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { compareClose } from '../reference/compare.ts';
 
+/**
+ * The Dawn device for a test file. It asserts the adapter is a real one and, when
+ * LORABOOK_EXPECT_ADAPTER is set (scripts/with-gpu-env.sh sets 'llvmpipe' for the project's lavapipe),
+ * that the adapter's name contains it: a test never runs on some other adapter unnoticed.
+ */
 export async function testGpu(): Promise<Gpu> {
   const gpu = await acquireDawn();
+  const name = adapterName(gpu.caps);
   // Printed once per file so every GPU test log names the adapter it ran on.
-  console.info(`[gpu] ${adapterName(gpu.caps)} f16=${gpu.caps.shaderF16} subgroups=${gpu.caps.subgroups}`);
+  console.info(`[gpu] ${name} f16=${gpu.caps.shaderF16} subgroups=${gpu.caps.subgroups}`);
+  if (gpu.caps.host !== 'node' || name === 'unknown adapter') {
+    gpu.destroy();
+    throw new Error(`no identifiable WebGPU adapter (got "${name}")`);
+  }
+  const expected = process.env.LORABOOK_EXPECT_ADAPTER;
+  if (expected && !name.toLowerCase().includes(expected.toLowerCase())) {
+    gpu.destroy();
+    throw new Error(`tests expected adapter "${expected}" but Dawn chose "${name}"`);
+  }
   return gpu;
 }
 
