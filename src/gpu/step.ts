@@ -117,6 +117,11 @@ export class Step {
     this.afterSubmit.push(fn);
   }
 
+  /** Records zero-filling a whole buffer (gradient buffers at the start of an accumulated step). */
+  clear(buffer: GPUBuffer): void {
+    this.encoder.clearBuffer(buffer);
+  }
+
   /** Records a buffer-to-buffer copy in order with the dispatches. */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
