@@ -50,10 +50,10 @@ describe('Philox and dropout on Dawn', () => {
       const tx = gpu.upload(x, [n], 'f32', 'x');
       const ty = gpu.empty([n], 'f32', 'y');
       const step = gpu.step('dropout');
-      await dropout(step, { x: tx, y: ty, p: 0.25, key: [99, 1], stream: 17 });
+      await dropout(step, { x: tx, y: ty, p: 0.25, key: [99, 1], stream: [17, 5] });
       await step.submit();
       const y = await gpu.readF32(ty);
-      const mask = dropoutMaskRef(n, 0.25, [99, 1], 17);
+      const mask = dropoutMaskRef(n, 0.25, [99, 1], [17, 5]);
       const want = Float32Array.from(x, (v, i) => (mask[i] ? v * Math.fround(1 / 0.75) : 0));
       expect(Array.from(y)).toEqual(Array.from(want));
       gpu.release(tx, ty);
@@ -65,7 +65,7 @@ describe('Philox and dropout on Dawn', () => {
     const tx = gpu.upload(x, [100], 'f32', 'x');
     const ty = gpu.empty([100], 'f32', 'y');
     const step = gpu.step('dropout');
-    await dropout(step, { x: tx, y: ty, p: 0, key: [1, 2], stream: 3 });
+    await dropout(step, { x: tx, y: ty, p: 0, key: [1, 2], stream: [3, 0] });
     await step.submit();
     expect(Array.from(await gpu.readF32(ty))).toEqual(Array.from(x));
     gpu.release(tx, ty);

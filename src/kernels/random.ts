@@ -1,12 +1,13 @@
 // Dropout from the counter-based Philox4x32-10 RNG (no state on the GPU: mask bits are a pure function
 // of key, stream and element index, so the backward regenerates the forward's mask and a resumed or
 // shared run draws the same masks).
-//   y [n] = x [n] ⊙ keep / (1 − p),  keep_i = uniform(philox((i/4, stream, 0, 0), key)[i % 4]) ≥ p
+//   y [n] = x [n] ⊙ keep / (1 − p),  keep_i = uniform(philox((i/4, s0, s1, 0), key)[i % 4]) ≥ p
 // The backward is the same op on the gradient with the same key and stream. Matches
 // src/reference/random.ts bit for bit.
 
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
+import type { Stream } from '../reference/random.ts';
 
 const WG = 64;
 
@@ -35,7 +36,7 @@ fn uniform01(w: u32) -> f32 { return f32(w >> 8u) / 16777216.0; }
 
 export function dropoutWgsl(): string {
   return /* wgsl */ `
-struct Params { n: u32, stream: u32, key0: u32, key1: u32, p: f32, scale: f32, width: u32, pad: u32 }
+struct Params { n: u32, s0: u32, key0: u32, key1: u32, p: f32, scale: f32, width: u32, s1: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
@@ -45,7 +46,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let q = g.x + g.y * p.width; // one invocation per 4 elements: one Philox call
   let i0 = q * 4u;
   if (i0 >= p.n) { return; }
-  let r = philox4x32_10(vec4<u32>(q, p.stream, 0u, 0u), vec2<u32>(p.key0, p.key1));
+  let r = philox4x32_10(vec4<u32>(q, p.s0, p.s1, 0u), vec2<u32>(p.key0, p.key1));
   for (var j = 0u; j < 4u; j++) {
     let i = i0 + j;
     if (i < p.n) {
@@ -63,8 +64,8 @@ export interface DropoutArgs {
   p: number;
   /** The run's seed as two u32. */
   key: readonly [number, number];
-  /** Distinct per use (layer, module, micro-step), so masks never repeat. */
-  stream: number;
+  /** Distinct per use (e.g. [layer·module, micro-step]), so masks never repeat. */
+  stream: Stream;
 }
 
 /** y = dropout(x); the backward is the same call on the gradient. y must not alias x. */
@@ -79,10 +80,11 @@ export async function dropout(step: Step, a: DropoutArgs): Promise<void> {
   const params = new ArrayBuffer(32);
   const u = new Uint32Array(params);
   const f = new Float32Array(params);
-  u.set([n, a.stream >>> 0, a.key[0] >>> 0, a.key[1] >>> 0]);
+  u.set([n, a.stream[0] >>> 0, a.key[0] >>> 0, a.key[1] >>> 0]);
   f[4] = a.p;
   f[5] = 1 / (1 - a.p);
   u[6] = gx * WG;
+  u[7] = a.stream[1] >>> 0;
   await step.dispatch({
     kernel: { label: 'dropout', code: dropoutWgsl() },
     params,

@@ -44,11 +44,14 @@ export function uniform01(word: number): number {
   return (word >>> 8) / 16777216;
 }
 
-/** The dropout keep mask of the WGSL kernel: element i uses word i%4 of philox((i/4, stream, 0, 0), key). */
-export function dropoutMaskRef(n: number, p: number, key: readonly [number, number], stream: number): Uint8Array {
+/** A dropout stream: two u32 that make a use unique (e.g. layer·module and micro-step). */
+export type Stream = readonly [number, number];
+
+/** The dropout keep mask of the WGSL kernel: element i uses word i%4 of philox((i/4, s0, s1, 0), key). */
+export function dropoutMaskRef(n: number, p: number, key: readonly [number, number], stream: Stream): Uint8Array {
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i += 4) {
-    const words = philox4x32([i / 4, stream, 0, 0], key);
+    const words = philox4x32([i / 4, stream[0], stream[1], 0], key);
     for (let j = 0; j < 4 && i + j < n; j++) mask[i + j] = uniform01(words[j]) >= p ? 1 : 0;
   }
   return mask;
