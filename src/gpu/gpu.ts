@@ -68,11 +68,13 @@ export class Gpu {
     return t;
   }
 
-  /** Overwrites a tensor's contents from the CPU (ordered before later submits). */
+  /**
+   * Overwrites a tensor's contents from the CPU on the queue timeline: before every command submitted
+   * later, and so before the commands of a step still being recorded. Inside a step use step.upload,
+   * which orders the write with the step's own dispatches.
+   */
   write(t: Tensor, data: ArrayLike<number>): void {
-    const bytes = encode(data, t.dtype);
-    const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
-    this.device.queue.writeBuffer(t.buffer, 0, padded);
+    this.device.queue.writeBuffer(t.buffer, 0, encodeTensorData(data, t.dtype));
   }
 
   release(...tensors: Tensor[]): void {
@@ -176,6 +178,12 @@ export function failingLabel(message: string): string | null {
     message,
   );
   return m ? m[1] : null;
+}
+
+/** The bytes a tensor of this dtype holds for `data`, padded to a multiple of 4. */
+export function encodeTensorData(data: ArrayLike<number>, dtype: DType): Uint8Array {
+  const bytes = encode(data, dtype);
+  return bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
 }
 
 function encode(data: ArrayLike<number>, dtype: DType): Uint8Array {

@@ -3,7 +3,8 @@
 // timestamp-query exists) can say how long each kernel took. Small per-dispatch parameters live in a
 // uniform arena owned by the Gpu and written once at submit.
 
-import type { Gpu } from './gpu.ts';
+import { encodeTensorData, type Gpu } from './gpu.ts';
+import { numel, type DType, type Tensor } from './tensor.ts';
 import type { Binding } from './pipelines.ts';
 
 export interface StepOptions {
@@ -115,6 +116,28 @@ export class Step {
    */
   onDone(fn: () => void): void {
     this.afterSubmit.push(fn);
+  }
+
+  /**
+   * A tensor filled with `data` at this point of the step. The copy is recorded in the encoder, so it
+   * lands after earlier dispatches of the step: safe even when the pool hands back a buffer that an
+   * earlier dispatch of this step still uses (queue.writeBuffer would land before all of them).
+   */
+  upload(data: ArrayLike<number>, shape: readonly number[], dtype: DType, label: string): Tensor {
+    if (data.length !== numel(shape)) throw new RangeError(`${label}: ${data.length} values for [${shape.join(', ')}]`);
+    const t = this.gpu.empty(shape, dtype, label);
+    const bytes = encodeTensorData(data, dtype);
+    const staging = this.gpu.device.createBuffer({
+      size: bytes.byteLength,
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+      label: `${label} staging`,
+    });
+    new Uint8Array(staging.getMappedRange()).set(bytes);
+    staging.unmap();
+    this.encoder.copyBufferToBuffer(staging, 0, t.buffer, 0, bytes.byteLength);
+    this.onDone(() => staging.destroy()); // destruction waits for the submitted copy
+    return t;
   }
 
   /** Records zero-filling a whole buffer (gradient buffers at the start of an accumulated step). */

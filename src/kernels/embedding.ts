@@ -6,7 +6,6 @@
 // rows in a fixed order. Two tokens never write the same row concurrently, so no atomics are needed
 // and the result is bitwise reproducible.
 
-import type { Gpu } from '../gpu/gpu.ts';
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
 
@@ -106,12 +105,12 @@ export async function embeddingForward(
   });
 }
 
-/** Uploads a TokenGroups index; release the three tensors after the step that uses them. */
-export function uploadTokenGroups(gpu: Gpu, g: TokenGroups): { unique: Tensor; offsets: Tensor; positions: Tensor } {
+/** Uploads a TokenGroups index within the step; release the three tensors after it. */
+export function uploadTokenGroups(step: Step, g: TokenGroups): { unique: Tensor; offsets: Tensor; positions: Tensor } {
   return {
-    unique: gpu.upload(g.unique, [g.unique.length], 'u32', 'embedding unique ids'),
-    offsets: gpu.upload(g.offsets, [g.offsets.length], 'u32', 'embedding offsets'),
-    positions: gpu.upload(g.positions, [g.positions.length], 'u32', 'embedding positions'),
+    unique: step.upload(g.unique, [g.unique.length], 'u32', 'embedding unique ids'),
+    offsets: step.upload(g.offsets, [g.offsets.length], 'u32', 'embedding offsets'),
+    positions: step.upload(g.positions, [g.positions.length], 'u32', 'embedding positions'),
   };
 }
 
@@ -123,7 +122,7 @@ export async function embeddingBackward(
   const gpu = step.gpu;
   const n = a.groups.unique.length;
   if (n === 0) return;
-  const t = uploadTokenGroups(gpu, a.groups);
+  const t = uploadTokenGroups(step, a.groups);
   const grid = rowGrid(n, gpu.caps.limits.maxComputeWorkgroupsPerDimension);
   await step.dispatch({
     kernel: { label: 'embedding_scatter_add', code: scatterAddWgsl() },

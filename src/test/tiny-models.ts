@@ -6,8 +6,8 @@ import { randomArray } from '../reference/compare.ts';
 
 const base = {
   vocab_size: 13,
-  hidden_size: 8,
-  intermediate_size: 12,
+  hidden_size: 16,
+  intermediate_size: 24,
   num_hidden_layers: 2,
   num_attention_heads: 4,
   num_key_value_heads: 2,
@@ -25,7 +25,7 @@ export const TINY_CONFIGS: Record<string, Record<string, unknown>> = {
     ...base,
     architectures: ['Qwen3ForCausalLM'],
     model_type: 'qwen3',
-    head_dim: 6,
+    head_dim: 8,
     num_key_value_heads: 1,
     tie_word_embeddings: false,
   },
