@@ -5,6 +5,7 @@ import {
   GpuValidationError,
   OutOfMemory,
   QuotaExceeded,
+  SafetensorsError,
   UnsupportedArchitecture,
   WebGPUUnavailable,
   deserializeError,
@@ -21,6 +22,7 @@ describe('typed errors on the wire', () => {
     new DatasetError('bad row', 'train.jsonl', 7, 'text', 'a string'),
     new DatasetError('bad row', 'train.jsonl', 8, null, 'a JSON object'),
     new QuotaExceeded('full', 1000, 10),
+    new SafetensorsError('truncated', 'model.safetensors', 'data-short', 'lm_head.weight'),
   ];
   for (const e of cases) {
     it(`${e.kind} keeps its class and fields through JSON`, () => {

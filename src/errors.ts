@@ -124,6 +124,23 @@ export class QuotaExceeded extends LorabookError {
   }
 }
 
+/** A safetensors file or shard index that cannot be read: which file, what is wrong, which tensor. */
+export class SafetensorsError extends LorabookError {
+  readonly kind = 'SafetensorsError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly reason: string,
+    readonly tensor: string | null = null,
+  ) {
+    super(message);
+    this.name = 'SafetensorsError';
+  }
+  override fields(): ErrorFields {
+    return { file: this.file, reason: this.reason, tensor: this.tensor };
+  }
+}
+
 /** The wire form of any error. */
 export interface SerializedError {
   kind: string;
@@ -145,6 +162,8 @@ const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
   DatasetError: (m, f) =>
     new DatasetError(m, str(f, 'file'), num(f, 'row'), f.column === null ? null : str(f, 'column'), str(f, 'expected')),
   QuotaExceeded: (m, f) => new QuotaExceeded(m, num(f, 'neededBytes'), num(f, 'availableBytes')),
+  SafetensorsError: (m, f) =>
+    new SafetensorsError(m, str(f, 'file'), str(f, 'reason'), f.tensor === null ? null : str(f, 'tensor')),
 };
 
 export function serializeError(e: unknown): SerializedError {
