@@ -9,8 +9,8 @@ import { randomArray } from '../reference/compare.ts';
 import { referenceModel, type ReferenceLora } from '../reference/llama.ts';
 import { inverseTokenCount } from '../reference/loss.ts';
 import { expectClose, testGpu } from '../test/gpu.ts';
-import { linearShape, randomWeights, tinySpec } from '../test/tiny-models.ts';
-import type { ModelSpec } from './config.ts';
+import { linearShape, randomWeights, TINY_CONFIGS, tinySpec } from '../test/tiny-models.ts';
+import { parseModelConfig, type ModelSpec } from './config.ts';
 import { LlamaGpu, type TokenBatch } from './llama-gpu.ts';
 import { DEFAULT_LORA, loraScaling, type LoraConfig } from './lora.ts';
 import { AdamWOptimizer } from '../train/optimizer.ts';
@@ -119,6 +119,19 @@ describe('Llama-family engine vs the CPU reference model on Dawn', () => {
       model.dispose();
     });
   }
+
+  it("a real tokenizer's vocabulary (SmolLM2's 49,152) in vocabulary chunks, full mode", async () => {
+    const spec = parseModelConfig({ ...TINY_CONFIGS.llama, vocab_size: 49152, num_hidden_layers: 1 });
+    const weights = randomWeights(spec, 8);
+    const big: TokenBatch = { ...batch, ids: Array.from(batch.ids, (x, i) => (x * 3779 + i * 101) % 49152) };
+    big.labels = Array.from(batch.labels, (x, i) => (x === -100 ? -100 : (big.ids[(i + 1) % 14] + 7) % 49152));
+    const model = LlamaGpu.create(gpu, spec, weights, { mode: 'full', seed: 1, vocabChunk: 8192 });
+    const got = await runGpu(model, [big]);
+    const ref = referenceModel(spec, weights, big, 'full');
+    expectClose([got.loss], [ref.loss], 1e-5, 1e-5, 'loss');
+    for (const [k, g] of ref.grads) expectClose(got.grads.get(k)!, g, 1e-6, 1e-3, k);
+    model.dispose();
+  });
 
   it('gradient checkpointing gives bitwise the same gradients', async () => {
     const spec = tinySpec('qwen3');
