@@ -204,12 +204,16 @@ describe('attention properties', () => {
     const z = await runGpu(c, y);
     const perQ = c.headsQ * c.headDim;
     for (let b = 0; b < c.batch; b++) {
-      const first = [(b * c.seq) * perQ, (b * c.seq + firstLen[b]) * perQ];
+      const first = [b * c.seq * perQ, (b * c.seq + firstLen[b]) * perQ];
       const second = [first[1], (b + 1) * c.seq * perQ];
       // The second example's outputs and dq are bitwise unchanged; the first example's did change.
       for (const key of ['o', 'dq'] as const) {
-        expect(Array.from(z[key].subarray(second[0], second[1]))).toEqual(Array.from(a[key].subarray(second[0], second[1])));
-        expect(Array.from(z[key].subarray(first[0], first[1]))).not.toEqual(Array.from(a[key].subarray(first[0], first[1])));
+        expect(Array.from(z[key].subarray(second[0], second[1]))).toEqual(
+          Array.from(a[key].subarray(second[0], second[1])),
+        );
+        expect(Array.from(z[key].subarray(first[0], first[1]))).not.toEqual(
+          Array.from(a[key].subarray(first[0], first[1])),
+        );
       }
       const kvSecond = [(b * c.seq + firstLen[b]) * perToken, (b + 1) * c.seq * perToken];
       for (const key of ['dk', 'dv'] as const) {

@@ -15,9 +15,9 @@
 // (kv head, key tile) loops over the group's query heads and the query tiles in a fixed order and owns
 // its dk/dv rows; one workgroup per (query head, query tile) owns its dq rows. Every sum has a fixed
 // order, so results are bitwise reproducible. Tile sizes are chosen per head dim to fit the device's
-// workgroup memory; staged rows are padded to D+1 floats against bank conflicts. Masked
-// pairs skip their dot products, key tiles before the window or after the last query are not visited,
-// and no subgroup size is assumed.
+// workgroup memory; staged rows are padded to D+1 floats against bank conflicts. Masked pairs skip their
+// dot products, key tiles before the window or after the last query are not visited, and no subgroup
+// size is assumed.
 
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Step } from '../gpu/step.ts';
