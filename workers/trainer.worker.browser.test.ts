@@ -8,6 +8,8 @@ import { DatasetError } from '../src/errors.ts';
 import type { CapabilityReport } from '../src/gpu/capabilities.ts';
 import { compareClose, randomArray } from '../src/reference/compare.ts';
 import { matmulRef } from '../src/reference/matmul.ts';
+import { goldenTrainRequest, readGolden } from '../src/test/golden.ts';
+import goldenUrl from '../src/model/fixtures/golden/llama.safetensors?url';
 
 let engine: WorkerEngine;
 let caps: CapabilityReport;
@@ -62,5 +64,20 @@ describe('trainer worker', () => {
     expect(d.row).toBe(3);
     expect(d.file).toBe('train.jsonl');
     expect(d.message).toContain('line 3');
+  });
+});
+
+describe('training in the worker', () => {
+  it('10 LoRA steps of a tiny Llama give the losses Node and PyTorch give', async () => {
+    const res = await fetch(goldenUrl);
+    const f = readGolden(new Uint8Array(await res.arrayBuffer()), 'llama');
+    const seen: number[] = [];
+    const out = await engine.trainSteps(goldenTrainRequest(f, 'lora'), (e) => {
+      if (e.type === 'step') seen.push(e.step);
+    });
+    // The Node engine on Dawn matches these same PyTorch losses within 1e-4 (src/model/golden.test.ts).
+    expect(compareClose(out.losses, f.lossesLora, 1e-4, 0).first).toEqual([]);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(out.losses[9]).toBeLessThan(out.losses[0]);
   });
 });

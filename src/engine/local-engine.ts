@@ -16,7 +16,10 @@ import type {
   MatmulBenchResult,
   MatmulRequest,
   MemoryReport,
+  TrainStepsRequest,
+  TrainStepsResult,
 } from './protocol.ts';
+import { trainSteps } from '../train/train-steps.ts';
 
 export type GpuProvider = (options: EngineInitOptions) => Promise<Gpu>;
 
@@ -63,6 +66,10 @@ export class LocalEngine implements Engine {
     } finally {
       gpu.release(a, b, c);
     }
+  }
+
+  async trainSteps(request: TrainStepsRequest, onEvent?: EventSink): Promise<TrainStepsResult> {
+    return trainSteps(await this.device(), request, (step, loss) => onEvent?.({ type: 'step', step, loss }));
   }
 
   async inspectDataset(file: DatasetFile): Promise<DatasetSummary> {

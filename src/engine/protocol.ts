@@ -5,10 +5,14 @@
 // Later issues extend this interface; they do not invent another.
 
 import type { CapabilityReport } from '../gpu/capabilities.ts';
+import type { TrainStepsRequest, TrainStepsResult } from '../train/train-steps.ts';
 import type { MatmulProduct } from '../reference/matmul.ts';
+
+export type { TrainStepsRequest, TrainStepsResult };
 
 export type EngineEvent =
   | { type: 'progress'; task: string; done: number; total: number; unit: string }
+  | { type: 'step'; step: number; loss: number }
   | { type: 'log'; level: 'info' | 'warn'; message: string };
 
 export type EventSink = (event: EngineEvent) => void;
@@ -85,6 +89,8 @@ export interface Engine {
   benchmarkMatmul(request: MatmulBenchRequest, onEvent?: EventSink): Promise<MatmulBenchResult>;
   /** Runs one matmul product on the engine's device and returns C [M,N]. */
   matmul(request: MatmulRequest): Promise<Float32Array>;
+  /** Trains a model given whole for a few optimizer steps; reports each step's loss as it lands. */
+  trainSteps(request: TrainStepsRequest, onEvent?: EventSink): Promise<TrainStepsResult>;
   /** Reads a JSONL dataset; a malformed line throws DatasetError with its file and row. */
   inspectDataset(file: DatasetFile): Promise<DatasetSummary>;
   /** Frees GPU memory and destroys the device. */

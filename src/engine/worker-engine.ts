@@ -19,6 +19,8 @@ export class WorkerEngine implements Engine {
   benchmarkMatmul: Engine['benchmarkMatmul'] = (request, onEvent?: EventSink) =>
     this.remote.benchmarkMatmul(request, onEvent ? Comlink.proxy(onEvent) : undefined);
   matmul: Engine['matmul'] = (request) => this.remote.matmul(request);
+  trainSteps: Engine['trainSteps'] = (request, onEvent?: EventSink) =>
+    this.remote.trainSteps(request, onEvent ? Comlink.proxy(onEvent) : undefined);
   inspectDataset: Engine['inspectDataset'] = (file) => this.remote.inspectDataset(file);
 
   async dispose(): Promise<void> {
