@@ -150,13 +150,24 @@ describe('attention on Dawn against the float64 reference', () => {
       },
     ],
     [
-      'T=50, GQA ratio 3, D=32, sliding window 7, peaky softmax, packed',
-      { batch: 1, seq: 50, headsQ: 6, headsKV: 2, headDim: 32, window: 7, qGain: 4, examples: [[21, 29]] },
+      // Whole tiles fall outside the window and are skipped; with 32-wide tiles, key 31's last visible
+      // query (31 + 34 − 1 = 64) is the first of a query tile, so an off-by-one in the skipping shows.
+      'T=101, GQA ratio 3, D=32, sliding window 34, peaky softmax, packed',
+      { batch: 1, seq: 101, headsQ: 6, headsKV: 2, headDim: 32, window: 34, qGain: 4, examples: [[21, 80]] },
     ],
     ['T=19, GQA ratio 2, D=128', { batch: 1, seq: 19, headsQ: 4, headsKV: 2, headDim: 128 }],
     [
-      'T=45, GQA ratio 3, D=64, tiles for a 16 KiB workgroup memory, packed',
-      { batch: 1, seq: 45, headsQ: 3, headsKV: 1, headDim: 64, examples: [[17, 28]], maxWorkgroupBytes: 16384 },
+      'T=45, GQA ratio 3, D=64, tiles for a 16 KiB workgroup memory, sliding window 10, packed',
+      {
+        batch: 1,
+        seq: 45,
+        headsQ: 3,
+        headsKV: 1,
+        headDim: 64,
+        window: 10,
+        examples: [[17, 28]],
+        maxWorkgroupBytes: 16384,
+      },
     ],
     [
       "B=1, T=512, Hq=9, Hkv=3, D=64 (SmolLM2-135M's heads), packed",
