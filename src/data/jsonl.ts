@@ -1,10 +1,41 @@
-// JSONL reading: one JSON object per non-empty line. A malformed line becomes a DatasetError naming
-// the file, the 1-based line and what was expected; with `onBadRow` the good rows are kept and each bad
-// one is reported instead of stopping at the first.
+// JSONL (JSON Lines, NDJSON): one JSON object per non-empty line. A malformed line becomes a DatasetError
+// naming the file, the 1-based line and what was expected; the good lines around it are kept.
+// `JsonlParser` is the streaming form used by readDataset; `parseJsonl` is the same on a whole string.
 
-import { DatasetError } from '../errors.ts';
+import type { DatasetError } from '../errors.ts';
+import { splitLines } from './lines.ts';
+import { jsonTypeName, rowError, type Fields, type LineParser, type RecordSink } from './record.ts';
 
-export type JsonRow = Record<string, unknown>;
+export type JsonRow = Fields;
+
+export class JsonlParser implements LineParser {
+  constructor(
+    private readonly file: string,
+    private readonly sink: RecordSink,
+  ) {}
+
+  line(text: string, lineNo: number): void {
+    const line = text.trim();
+    if (line.length === 0) return;
+    const where = `line ${lineNo}`;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      const problem = `not valid JSON (${(e as Error).message})`;
+      this.sink.error(rowError(this.file, where, lineNo, null, 'a JSON object', problem));
+      return;
+    }
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      this.sink.record({ row: lineNo, fields: v as Fields });
+    } else {
+      const problem = `expected a JSON object, got ${jsonTypeName(v)}`;
+      this.sink.error(rowError(this.file, where, lineNo, null, 'a JSON object', problem));
+    }
+  }
+
+  end(): void {}
+}
 
 export interface JsonlResult {
   rows: JsonRow[];
@@ -13,44 +44,20 @@ export interface JsonlResult {
   errors: DatasetError[];
 }
 
+/** Parses a whole JSONL string. Throws the first DatasetError unless `skipBadRows`. */
 export function parseJsonl(file: string, text: string, opts: { skipBadRows?: boolean } = {}): JsonlResult {
-  const rows: JsonRow[] = [];
-  const lines: number[] = [];
-  const errors: DatasetError[] = [];
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const all = body.split(/\r?\n/);
-  for (let i = 0; i < all.length; i++) {
-    const line = all[i].trim();
-    if (line.length === 0) continue;
-    let err: DatasetError | null = null;
-    try {
-      const v: unknown = JSON.parse(line);
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-        rows.push(v as JsonRow);
-        lines.push(i + 1);
-      } else {
-        const got = Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v;
-        err = new DatasetError(
-          `${file}, line ${i + 1}: expected a JSON object, got ${got}`,
-          file,
-          i + 1,
-          null,
-          'a JSON object',
-        );
-      }
-    } catch (e) {
-      err = new DatasetError(
-        `${file}, line ${i + 1}: not valid JSON (${(e as Error).message})`,
-        file,
-        i + 1,
-        null,
-        'a JSON object',
-      );
-    }
-    if (err) {
-      if (!opts.skipBadRows) throw err;
-      errors.push(err);
-    }
-  }
-  return { rows, lines, errors };
+  const out: JsonlResult = { rows: [], lines: [], errors: [] };
+  const parser = new JsonlParser(file, {
+    record: (r) => {
+      out.rows.push(r.fields);
+      out.lines.push(r.row);
+    },
+    error: (e) => {
+      if (!opts.skipBadRows) throw e;
+      out.errors.push(e);
+    },
+  });
+  const lines = splitLines(text);
+  for (let i = 0; i < lines.length; i++) parser.line(lines[i], i + 1);
+  return out;
 }
