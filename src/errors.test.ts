@@ -3,6 +3,7 @@ import {
   DatasetError,
   DeviceLost,
   GpuValidationError,
+  HubError,
   OutOfMemory,
   QuotaExceeded,
   SafetensorsError,
@@ -23,6 +24,7 @@ describe('typed errors on the wire', () => {
     new DatasetError('bad row', 'train.jsonl', 8, null, 'a JSON object'),
     new QuotaExceeded('full', 1000, 10),
     new SafetensorsError('truncated', 'model.safetensors', 'data-short', 'lm_head.weight'),
+    new HubError('gated', 'gated', 'http://127.0.0.1/meta-llama/x/resolve/main/config.json', 401),
   ];
   for (const e of cases) {
     it(`${e.kind} keeps its class and fields through JSON`, () => {

@@ -141,6 +141,28 @@ export class SafetensorsError extends LorabookError {
   }
 }
 
+/**
+ * A Hugging Face Hub (or local folder) download that failed: `reason` says why ('not-found' 404,
+ * 'gated' 401/403, 'http' other statuses, 'network' after the retries, 'integrity' a hash or size that
+ * does not match, 'changed' the file changed between resumed requests, 'cancelled'), `status` the HTTP
+ * status (0 when none), `url` what was requested.
+ */
+export class HubError extends LorabookError {
+  readonly kind = 'HubError';
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly url: string,
+    readonly status: number = 0,
+  ) {
+    super(message);
+    this.name = 'HubError';
+  }
+  override fields(): ErrorFields {
+    return { reason: this.reason, url: this.url, status: this.status };
+  }
+}
+
 /** The wire form of any error. */
 export interface SerializedError {
   kind: string;
@@ -164,6 +186,7 @@ const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
   QuotaExceeded: (m, f) => new QuotaExceeded(m, num(f, 'neededBytes'), num(f, 'availableBytes')),
   SafetensorsError: (m, f) =>
     new SafetensorsError(m, str(f, 'file'), str(f, 'reason'), f.tensor === null ? null : str(f, 'tensor')),
+  HubError: (m, f) => new HubError(m, str(f, 'reason'), str(f, 'url'), num(f, 'status')),
 };
 
 export function serializeError(e: unknown): SerializedError {
