@@ -16,6 +16,8 @@ export interface RepoFixture {
   files: Record<string, Uint8Array>;
   /** Answer 401 to every request (a gated model without a token). */
   gated?: boolean;
+  /** No listing API (a static mirror, the built-in model's folder): /api answers 404. */
+  noApi?: boolean;
 }
 
 export interface HubResponse {
@@ -58,7 +60,7 @@ export class HubLayout {
     const api = /^\/api\/models\/([^/]+)\/([^/]+)\/revision\/(.+)$/.exec(path);
     if (api) {
       const repo = this.repo(api[1], api[2]);
-      if (!repo) return text(404, 'Repository not found');
+      if (!repo || repo.noApi) return text(404, 'Repository not found');
       if (repo.gated && !headers.authorization) return text(401, 'Access to this model is restricted');
       const sha = this.commit(repo, api[3]);
       if (!sha) return text(404, `Revision not found: ${api[3]}`);

@@ -23,6 +23,7 @@ const server = new HubTestServer([
   tinyRepo('test-org/tiny-sharded', sharded),
   tinyRepo('test-org/gated-llama', model, { gated: true }),
   { id: 'test-org/blob', refs: { main: COMMIT_A }, files: { 'data.bin': big } },
+  { ...tinyRepo('static/tiny-llama', sharded), noApi: true },
 ]);
 let endpoint = '';
 const fast = { retries: 4, backoffMs: 1, stallMs: 300 };
@@ -233,6 +234,16 @@ describe('loading a model', () => {
     });
   });
 
+  it('loads from a static Hub-shaped folder without the listing API (files probed with HEAD)', async () => {
+    const m = await loadFromHub('static/tiny-llama', { endpoint, storage: 'f32', storageManager: null, ...fast });
+    expect(m.sha).toBe(COMMIT_A); // from X-Repo-Commit
+    for (const [name, w] of sharded.weights) expect(same(m.tensors.get(name)!.data, f32Bytes(w))).toBe(true);
+    expect(server.log.filter((r) => r.method === 'HEAD').length).toBeGreaterThan(5);
+    await expect(loadFromHub('static/nothing', { endpoint, storageManager: null, ...fast })).rejects.toMatchObject({
+      reason: 'not-found',
+    });
+  });
+
   it('imports picked local files (a folder) with no network', async () => {
     const picked = Object.entries(model.files).map(([path, bytes]) => ({
       path: `tiny-llama/${path}`,
@@ -243,5 +254,30 @@ describe('loading a model', () => {
     expect(m.repo).toBe('local/tiny-llama');
     for (const [name, w] of model.weights) expect(same(m.tensors.get(name)!.data, f32Bytes(w))).toBe(true);
     expect(server.log.length).toBe(before);
+  });
+});
+
+describe('events', () => {
+  it('become engine progress events with rate and ETA', async () => {
+    const { toEngineEvent } = await import('./events.ts');
+    const e = toEngineEvent({
+      type: 'download',
+      file: 'model.safetensors',
+      received: 2 ** 20,
+      total: 2 ** 22,
+      bytesPerSecond: 2 ** 20,
+      etaSeconds: 3,
+    });
+    expect(e).toEqual({
+      type: 'progress',
+      task: 'download model.safetensors, 1.0 MB/s, 3 s left',
+      done: 2 ** 20,
+      total: 2 ** 22,
+      unit: 'bytes',
+    });
+    expect(toEngineEvent({ type: 'cache', status: 'corrupt', detail: 'piece 0' })).toMatchObject({
+      type: 'log',
+      level: 'warn',
+    });
   });
 });

@@ -66,7 +66,15 @@ export async function resolveHubModel(repo: string, revision = 'main', o: HubOpt
   }
   const endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/$/, '');
   const api = `${endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}?blobs=true`;
-  const bytes = await downloadBytes(api, `${repo}@${revision}`, downloadOptions(o));
+  let bytes: Uint8Array;
+  try {
+    bytes = await downloadBytes(api, `${repo}@${revision}`, downloadOptions(o));
+  } catch (e) {
+    // A static mirror (a Hub-shaped folder on any web server) has no API: probe its files instead.
+    if (e instanceof HubError && e.reason === 'not-found')
+      return (await probeStaticModel(repo, revision, endpoint, o)) ?? Promise.reject(e);
+    throw e;
+  }
   let info: { sha?: unknown; siblings?: unknown };
   try {
     info = JSON.parse(new TextDecoder().decode(bytes));
@@ -84,7 +92,17 @@ export async function resolveHubModel(repo: string, revision = 'main', o: HubOpt
       sha256: typeof s.lfs?.sha256 === 'string' ? s.lfs.sha256 : null,
     });
   }
-  const sha = info.sha;
+  return hubSource(repo, revision, info.sha, files, endpoint, o);
+}
+
+function hubSource(
+  repo: string,
+  revision: string,
+  sha: string,
+  files: Map<string, SourceFile>,
+  endpoint: string,
+  o: HubOptions,
+): ModelSource {
   return {
     repo,
     revision,
@@ -100,6 +118,54 @@ export async function resolveHubModel(repo: string, revision = 'main', o: HubOpt
       });
     },
   };
+}
+
+/** Files a static mirror may hold, probed with HEAD when there is no listing API. */
+const PROBED = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.model',
+  'model.safetensors.index.json',
+  'model.safetensors',
+];
+
+/**
+ * A Hub-shaped folder without the API (the built-in model under public/, a mirror): config.json must be
+ * there; the commit is its X-Repo-Commit header or else the revision itself. Null when there is no
+ * config.json either. Shards named by an index are read from the index by the loader.
+ */
+async function probeStaticModel(
+  repo: string,
+  revision: string,
+  endpoint: string,
+  o: HubOptions,
+): Promise<ModelSource | null> {
+  const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis);
+  const headers = o.token ? { authorization: `Bearer ${o.token}` } : undefined;
+  const files = new Map<string, SourceFile>();
+  let sha: string | null = null;
+  for (const path of PROBED) {
+    let res: Response;
+    try {
+      res = await doFetch(resolveUrl(endpoint, repo, revision, path), { method: 'HEAD', headers, signal: o.signal });
+    } catch {
+      continue;
+    }
+    if (!res.ok) {
+      if (path === 'config.json') return null;
+      continue;
+    }
+    const len = Number(res.headers.get('content-length') ?? NaN);
+    files.set(path, { size: Number.isFinite(len) ? len : null, sha256: null });
+    sha ??= res.headers.get('x-repo-commit');
+  }
+  return hubSource(repo, revision, sha ?? revision, files, endpoint, o);
 }
 
 /** A picked file: its path inside the model folder and its contents. */
