@@ -187,8 +187,19 @@ export interface TokenViewRow {
   piece: string;
   /** Whether the model is trained to predict this token. */
   trained: boolean;
-  /** The message role or template part the token belongs to. */
-  role: string;
+  /** The message role or template part the token belongs to (when known). */
+  role?: string;
+}
+
+/** The per-token view of an already tokenized example (without roles). */
+export function viewTokens(t: TokenizedExample, tok: TextTokenizer): TokenViewRow[] {
+  return [...t.ids].map((id, index) => ({
+    index,
+    id,
+    text: tok.decode([id]),
+    piece: tok.piece(id),
+    trained: t.trained[index] === 1,
+  }));
 }
 
 /** Token by token: text, id, trained or masked, and where it came from. For teaching. */

@@ -49,7 +49,7 @@ describe('LocalEngine on Dawn', () => {
       DatasetError,
     );
     const ok = await engine.inspectDataset({ name: 'd.jsonl', text: '{"a":1}\n{"b":2,"a":3}\n' });
-    expect(ok).toEqual({ file: 'd.jsonl', rows: 2, fields: ['a', 'b'] });
+    expect(ok).toEqual({ file: 'd.jsonl', rows: 2, fields: ['a', 'b'], format: 'jsonl', shape: 'unknown' });
   });
 
   it('without WebGPU, init fails with advice, and can be retried', async () => {

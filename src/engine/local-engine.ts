@@ -3,7 +3,7 @@
 
 import type { CapabilityReport } from '../gpu/capabilities.ts';
 import type { Gpu } from '../gpu/gpu.ts';
-import { parseJsonl } from '../data/jsonl.ts';
+import { inspectDatasetFile, prepareDatasetRequest } from '../data/engine-api.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { benchmarkMatmulOn } from './bench-matmul.ts';
 import type {
@@ -16,6 +16,8 @@ import type {
   MatmulBenchResult,
   MatmulRequest,
   MemoryReport,
+  PrepareDatasetRequest,
+  PrepareDatasetResult,
   TrainStepsRequest,
   TrainStepsResult,
 } from './protocol.ts';
@@ -73,10 +75,13 @@ export class LocalEngine implements Engine {
   }
 
   async inspectDataset(file: DatasetFile): Promise<DatasetSummary> {
-    const { rows } = parseJsonl(file.name, file.text);
-    const fields = new Set<string>();
-    for (const r of rows) for (const key of Object.keys(r)) fields.add(key);
-    return { file: file.name, rows: rows.length, fields: [...fields].sort() };
+    return inspectDatasetFile(file);
+  }
+
+  async prepareDataset(request: PrepareDatasetRequest, onEvent?: EventSink): Promise<PrepareDatasetResult> {
+    const progress = (done: number, total: number | null) =>
+      onEvent?.({ type: 'progress', task: `read ${request.file.name}`, done, total: total ?? done, unit: 'bytes' });
+    return (await prepareDatasetRequest(request, progress)).result;
   }
 
   async dispose(): Promise<void> {

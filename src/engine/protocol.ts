@@ -7,8 +7,10 @@
 import type { CapabilityReport } from '../gpu/capabilities.ts';
 import type { TrainStepsRequest, TrainStepsResult } from '../train/train-steps.ts';
 import type { MatmulProduct } from '../reference/matmul.ts';
+import type { PrepareDatasetRequest, PrepareDatasetResult } from '../data/engine-api.ts';
 
 export type { TrainStepsRequest, TrainStepsResult };
+export type { PrepareDatasetRequest, PrepareDatasetResult };
 
 export type EngineEvent =
   | { type: 'progress'; task: string; done: number; total: number; unit: string }
@@ -66,12 +68,18 @@ export interface MatmulRequest {
 export interface DatasetFile {
   name: string;
   text: string;
+  /** When given, read (streamed) instead of `text`: a File the user picked crosses to the worker uncopied. */
+  blob?: Blob;
 }
 
 export interface DatasetSummary {
   file: string;
   rows: number;
   fields: string[];
+  /** 'jsonl' | 'json' | 'csv' | 'tsv' | 'text', recognised from the name and content. */
+  format?: string;
+  /** The shape most rows have ('text', 'prompt-completion', 'alpaca', 'chat', 'sharegpt', 'classification'). */
+  shape?: string;
 }
 
 export interface MemoryReport {
@@ -91,8 +99,13 @@ export interface Engine {
   matmul(request: MatmulRequest): Promise<Float32Array>;
   /** Trains a model given whole for a few optimizer steps; reports each step's loss as it lands. */
   trainSteps(request: TrainStepsRequest, onEvent?: EventSink): Promise<TrainStepsResult>;
-  /** Reads a JSONL dataset; a malformed line throws DatasetError with its file and row. */
+  /** Reads a dataset (JSONL, JSON, CSV/TSV, text); a malformed row throws DatasetError with its file and row. */
   inspectDataset(file: DatasetFile): Promise<DatasetSummary>;
+  /**
+   * Reads, cleans, templates, tokenizes and splits a dataset with a model's tokenizer; returns the report
+   * (bad rows, cleaning counts, split sizes and class balance, a per-token preview). Progress is bytes read.
+   */
+  prepareDataset(request: PrepareDatasetRequest, onEvent?: EventSink): Promise<PrepareDatasetResult>;
   /** Frees GPU memory and destroys the device. */
   dispose(): Promise<void>;
 }

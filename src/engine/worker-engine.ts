@@ -22,6 +22,8 @@ export class WorkerEngine implements Engine {
   trainSteps: Engine['trainSteps'] = (request, onEvent?: EventSink) =>
     this.remote.trainSteps(request, onEvent ? Comlink.proxy(onEvent) : undefined);
   inspectDataset: Engine['inspectDataset'] = (file) => this.remote.inspectDataset(file);
+  prepareDataset: Engine['prepareDataset'] = (request, onEvent?: EventSink) =>
+    this.remote.prepareDataset(request, onEvent ? Comlink.proxy(onEvent) : undefined);
 
   async dispose(): Promise<void> {
     await this.remote.dispose();
