@@ -48,9 +48,10 @@ describe('lines', () => {
 
 describe('format detection', () => {
   it('goes by extension, then by the first character', () => {
-    expect(detectFormat('a.jsonl', '{')).toBe('jsonl');
+    expect(detectFormat('a.jsonl', '{"a": 1}')).toBe('jsonl');
     expect(detectFormat('a.json', '[')).toBe('json');
-    expect(detectFormat('a.json', '{')).toBe('jsonl');
+    expect(detectFormat('a.json', '{"a": 1}')).toBe('jsonl');
+    expect(detectFormat('a.json', '{')).toBe('json'); // a pretty-printed object
     expect(detectFormat('a.csv', 'x')).toBe('csv');
     expect(detectFormat('a.TSV', 'x')).toBe('tsv');
     expect(detectFormat('notes.txt', '{')).toBe('text');
@@ -165,6 +166,13 @@ describe('JSON arrays', () => {
   it('rejects a file that is not an array, and text after the array', async () => {
     const e = await fails(read('{"a":1}', { file: 'o.json', format: 'json' }));
     expect(e.expected).toBe('a JSON array');
+    // one pretty-printed object: one clear error, not one per line
+    const one = await read('{\n  "data": [\n    {"text": "a"}\n  ]\n}\n', { file: 'o.json', badRows: 'skip' });
+    expect(one.format).toBe('json');
+    expect(one.errors).toHaveLength(1);
+    expect(one.errors[0].message).toBe(
+      'o.json, line 1: expected "[" to open a JSON array, got "{"; the rest of the file is not read',
+    );
     const r = await read('[{"a":1}] {"a":2}', { file: 'x.json', badRows: 'skip' });
     expect(r.records).toHaveLength(1);
     expect(r.errors[0].message).toMatch(/after the array's closing bracket/);

@@ -54,13 +54,26 @@ const EXTENSIONS: Record<string, DatasetFormat> = {
   md: 'text',
 };
 
-/** The format a file most likely has, from its extension and its first non-blank character. */
-export function detectFormat(file: string, firstChar: string | null): DatasetFormat {
+/** Whether a line parses as JSON on its own (a JSONL line does; the "{" of a pretty-printed object does not). */
+function parses(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The format a file most likely has, from its extension and its first non-blank line. */
+export function detectFormat(file: string, firstLine: string | null): DatasetFormat {
   const ext = /\.([a-z0-9]+)$/i.exec(file)?.[1]?.toLowerCase();
   const byExt = ext ? EXTENSIONS[ext] : undefined;
+  const line = firstLine?.trim() ?? '';
   if (byExt === 'json' || byExt === 'jsonl' || byExt === undefined) {
-    if (firstChar === '[') return 'json';
-    if (firstChar === '{') return 'jsonl';
+    if (line.startsWith('[')) return 'json';
+    // A .json file that opens with an object spread over lines is one JSON document, not JSON Lines:
+    // read as JSON it fails once, clearly, instead of once per line.
+    if (line.startsWith('{')) return byExt === 'json' && !parses(line) ? 'json' : 'jsonl';
     if (byExt !== undefined) return byExt;
     return 'text';
   }
@@ -114,7 +127,7 @@ export async function readDataset(source: DataSource, opts: ReadOptions): Promis
         lastLine = batch.firstLine + batch.lines.length - 1;
         continue;
       }
-      format ??= detectFormat(opts.file, first === undefined ? null : first.trimStart()[0]);
+      format ??= detectFormat(opts.file, first ?? null);
       parser = makeParser(format, opts, sink);
       // blank lines skipped while sniffing carry no records in any format
     }
