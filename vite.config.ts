@@ -15,7 +15,8 @@ export default defineConfig({
   preview: { headers: isolation },
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
-  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  // Pre-bundled up front: discovered mid-run, Vite would re-bundle and reload the page under a test.
+  optimizeDeps: { exclude: ['onnxruntime-web'], include: ['@huggingface/transformers'] },
   test: {
     projects: [
       {

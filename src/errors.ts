@@ -163,6 +163,23 @@ export class HubError extends LorabookError {
   }
 }
 
+/** A tokenizer could not be loaded: which source (folder, model id) and file, and why. */
+export class TokenizerLoadError extends LorabookError {
+  readonly kind = 'TokenizerLoadError';
+  constructor(
+    message: string,
+    readonly source: string,
+    readonly file: string | null,
+    readonly reason: string,
+  ) {
+    super(message);
+    this.name = 'TokenizerLoadError';
+  }
+  override fields(): ErrorFields {
+    return { source: this.source, file: this.file, reason: this.reason };
+  }
+}
+
 /** The wire form of any error. */
 export interface SerializedError {
   kind: string;
@@ -184,6 +201,8 @@ const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
   DatasetError: (m, f) =>
     new DatasetError(m, str(f, 'file'), num(f, 'row'), f.column === null ? null : str(f, 'column'), str(f, 'expected')),
   QuotaExceeded: (m, f) => new QuotaExceeded(m, num(f, 'neededBytes'), num(f, 'availableBytes')),
+  TokenizerLoadError: (m, f) =>
+    new TokenizerLoadError(m, str(f, 'source'), f.file === null ? null : str(f, 'file'), str(f, 'reason')),
   SafetensorsError: (m, f) =>
     new SafetensorsError(m, str(f, 'file'), str(f, 'reason'), f.tensor === null ? null : str(f, 'tensor')),
   HubError: (m, f) => new HubError(m, str(f, 'reason'), str(f, 'url'), num(f, 'status')),

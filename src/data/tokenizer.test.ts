@@ -63,7 +63,8 @@ describe('loading a tokenizer from files', () => {
     expect(e.message).toMatch(/^local files: tokenizer\.json is not valid JSON/);
     const back = deserializeError(JSON.parse(JSON.stringify(serializeError(e))) as ReturnType<typeof serializeError>);
     expect(back.message).toBe(e.message);
-    expect(back.name).toBe('TokenizerLoadError');
+    expect(back).toBeInstanceOf(TokenizerLoadError);
+    expect((back as TokenizerLoadError).file).toBe('tokenizer.json');
   });
 });
 

@@ -6,7 +6,7 @@
 // library's internal message ("Cannot read properties of undefined (reading 'tokenizer_class')").
 
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { LorabookError, type ErrorFields } from '../errors.ts';
+import { TokenizerLoadError } from '../errors.ts';
 
 export interface TemplateMessage {
   role: string;
@@ -37,22 +37,8 @@ export interface TextTokenizer {
   renderChat(messages: TemplateMessage[], opts?: { template?: string; addGenerationPrompt?: boolean }): string;
 }
 
-/** A tokenizer could not be loaded: which source and file, and why. */
-export class TokenizerLoadError extends LorabookError {
-  readonly kind = 'TokenizerLoadError';
-  constructor(
-    message: string,
-    readonly source: string,
-    readonly file: string | null,
-    readonly reason: string,
-  ) {
-    super(message);
-    this.name = 'TokenizerLoadError';
-  }
-  override fields(): ErrorFields {
-    return { source: this.source, file: this.file, reason: this.reason };
-  }
-}
+// TokenizerLoadError lives with the other typed errors so it keeps its class across the worker boundary.
+export { TokenizerLoadError };
 
 interface Decoder {
   type?: string;
