@@ -7,7 +7,7 @@
 
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
-import { grid1d } from './elementwise.ts';
+import { grid1d } from './grid.ts';
 
 const SIGMOID = 'fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-clamp(x, -80.0, 80.0))); }';
 

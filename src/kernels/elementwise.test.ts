@@ -5,7 +5,8 @@ import type { Tensor } from '../gpu/tensor.ts';
 import { randomArray } from '../reference/compare.ts';
 import { addRef, mulRef, scaleRef } from '../reference/elementwise.ts';
 import { expectClose, testGpu } from '../test/gpu.ts';
-import { add, cast, grid1d, mul, scale } from './elementwise.ts';
+import { add, cast, mul, scale } from './elementwise.ts';
+import { grid1d } from './grid.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {

@@ -6,6 +6,7 @@
 
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
+import { grid1d } from './grid.ts';
 
 const WG = 256;
 
@@ -14,15 +15,6 @@ export type BinaryOp = 'add' | 'mul';
 function floatType(t: Tensor): 'f32' | 'f16' {
   if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new TypeError(`${t.label} is ${t.dtype}, not a float tensor`);
   return t.dtype;
-}
-
-/** Workgroup grid for n invocations of WG threads, and the x-extent in invocations for indexing. */
-export function grid1d(n: number, maxPerDim = 65535): { workgroups: [number, number]; width: number } {
-  const groups = Math.max(1, Math.ceil(n / WG));
-  const x = Math.min(groups, maxPerDim);
-  const y = Math.ceil(groups / x);
-  if (y > maxPerDim) throw new RangeError(`${n} elements is too many for one dispatch`);
-  return { workgroups: [x, y], width: x * WG };
 }
 
 function header(types: string[]): string {

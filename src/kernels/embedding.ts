@@ -8,6 +8,7 @@
 
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
+import { rowGrid } from './grid.ts';
 
 const WG = 64;
 
@@ -82,11 +83,6 @@ export function groupTokens(ids: ArrayLike<number>, vocab: number): TokenGroups 
     slot.set(ids[t], s + 1);
   }
   return { unique, offsets, positions };
-}
-
-function rowGrid(rows: number, max: number): [number, number] {
-  const x = Math.max(1, Math.min(rows, max));
-  return [x, Math.max(1, Math.ceil(rows / x))];
 }
 
 export async function embeddingForward(

@@ -13,6 +13,7 @@ import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
 import { matmul } from './matmul.ts';
 import { reduceRows } from './reduce.ts';
+import { rowGrid } from './grid.ts';
 
 const WG = 64;
 
@@ -151,11 +152,6 @@ export interface LmHeadLossArgs {
   dw?: Tensor;
   /** Vocabulary columns per chunk (default 8192). */
   chunk?: number;
-}
-
-function rowGrid(rows: number, max: number): [number, number] {
-  const x = Math.max(1, Math.min(rows, max));
-  return [x, Math.max(1, Math.ceil(rows / x))];
 }
 
 export async function lmHeadCrossEntropy(step: Step, a: LmHeadLossArgs): Promise<void> {

@@ -10,13 +10,9 @@
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
 import { reduceColumns } from './reduce.ts';
+import { rowGrid } from './grid.ts';
 
 const WG = 64;
-
-function rowGrid(rows: number, max: number): [number, number] {
-  const x = Math.min(rows, max);
-  return [Math.max(1, x), Math.ceil(rows / Math.max(1, x))];
-}
 
 const treeReduce = (name: string) => `
   workgroupBarrier();

@@ -9,7 +9,7 @@
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
 import type { AdamWConfig } from '../reference/optim.ts';
-import { grid1d } from './elementwise.ts';
+import { grid1d } from './grid.ts';
 import { reduceRows } from './reduce.ts';
 
 export function clipWgsl(): string {

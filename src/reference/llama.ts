@@ -6,22 +6,13 @@
 // of position t; −100 ignored). Packed rows carry per-token positions and segment ids.
 
 import type { ModelSpec } from '../model/config.ts';
+import type { TokenBatch } from '../model/llama-gpu.ts';
 import { inverseFrequencies } from '../model/config.ts';
 import { inverseTokenCount } from './loss.ts';
 import { Tape, type Var } from './tape.ts';
 
-export interface ReferenceBatch {
-  batch: number;
-  seq: number;
-  /** [B·T] token ids. */
-  ids: ArrayLike<number>;
-  /** [B·T] targets, −100 ignored. */
-  labels: ArrayLike<number>;
-  /** [B·T] positions for RoPE (restart at 0 in each packed example). */
-  positions: ArrayLike<number>;
-  /** [B·T] segment ids (attention never crosses a segment boundary). */
-  segments: ArrayLike<number>;
-}
+/** The engine's batch: [B·T] ids, aligned labels (−100 ignored), positions and segment ids. */
+export type ReferenceBatch = TokenBatch;
 
 export interface ReferenceLora {
   scaling: number;
