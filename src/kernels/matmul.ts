@@ -1,22 +1,56 @@
 // Matmul for training: the three products of a linear layer, batched, with optional bias, alpha and
 // accumulate-into-output.
-//   'nn': C[b] = α·A[b]·B[b]      A [M,K], B [K,N]   (activation · weight in [in,out] layout)
-//   'nt': C[b] = α·A[b]·B[b]ᵀ     A [M,K], B [N,K]   (forward x·Wᵀ with W [out,in]; dX = dY·W uses 'nn')
+//   'nn': C[b] = α·A[b]·B[b]      A [M,K], B [K,N]   (activation · weight in [in,out] layout; dX = dY·W)
+//   'nt': C[b] = α·A[b]·B[b]ᵀ     A [M,K], B [N,K]   (forward x·Wᵀ with W [out,in])
 //   'tn': C[b] = α·A[b]ᵀ·B[b]     A [K,M], B [K,N]   (weight gradient dW = dYᵀ·X)
 //   then C = C + bias[n] (+ C_old with accumulate). Batch strides of 0 broadcast an operand.
-// Why this shape: each workgroup computes a BM×BN tile of C, staging BK-deep slices of A and B through
-// workgroup memory (k-major, so every product reads shared memory the same way), and each invocation
-// keeps a TM×TN block of C in registers so every shared-memory load feeds TM or TN multiply-adds. The
-// transposes only change how a tile is loaded from global memory. Tails are zero-padded on load and
-// masked on store. With shader-f16, A and B may be stored as f16 (half the bytes) and are widened to
-// f32 on load: accumulation is always f32. No subgroup size is assumed.
+// Why this shape: each workgroup computes a BM×BN tile of C and stages BK-deep slices of A and B in
+// workgroup memory; each invocation keeps a TM×TN block of C in registers. Shared memory keeps each
+// operand in its global layout (so a tile is filled with straight vec4 copies) and the inner loop reads
+// vec4s along whichever dimension is contiguous: along k for A [M,K] and B [N,K], along m or n for
+// A [K,M] and B [K,N]. Every shared read then feeds 4·TN or 4·TM multiply-adds, and the number of load
+// instructions (what limits a matmul on most WebGPU implementations, CPU-emulated ones above all) is
+// a quarter of a scalar kernel's. Rows/columns an invocation owns are strided by the workgroup size so
+// neighbouring invocations read neighbouring vec4s (no bank conflicts); k-contiguous tiles are padded
+// by one vec4 per row for the same reason. Global loads are vec4 when the contiguous dimension and the
+// batch strides are multiples of 4, scalar otherwise; tails are zero-filled on load and masked on
+// store. With shader-f16, A and B may be stored as f16 and are widened to f32 on load: accumulation is
+// always f32. No subgroup size is assumed.
 
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Step } from '../gpu/step.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import type { MatmulProduct } from '../reference/matmul.ts';
-
 export type { MatmulProduct };
+
+/** Workgroup wgx×wgy invocations, each computing tm×tn outputs; the k loop stages bk at a time. */
+export interface MatmulTile {
+  wgx: number;
+  wgy: number;
+  tm: number;
+  tn: number;
+  bk: number;
+}
+
+/**
+ * The tile: 8×8 invocations of 8×8 outputs (a 64×64 block of C) and 32-deep k slices, the fastest of
+ * the register blocks a GPU can hold that bench/ tried on Dawn; 16-deep slices where the device offers
+ * less workgroup memory than the 17 KiB (WebGPU's default limit is 16 KiB).
+ */
+export function matmulTile(product: MatmulProduct, maxWorkgroupBytes = 32768): MatmulTile {
+  const tile = { wgx: 8, wgy: 8, tm: 8, tn: 8, bk: 32 };
+  return sharedBytes(product, tile) <= maxWorkgroupBytes ? tile : { ...tile, bk: 16 };
+}
+
+/** Workgroup memory a tile takes: the A and B slices as vec4 rows (k-contiguous rows padded by one). */
+export function sharedBytes(product: MatmulProduct, tile: MatmulTile): number {
+  const { aAlongK, bAlongK } = layouts(product);
+  const bm = tile.wgy * tile.tm;
+  const bn = tile.wgx * tile.tn;
+  const a = aAlongK ? bm * (tile.bk / 4 + 1) : tile.bk * (bm / 4);
+  const b = bAlongK ? bn * (tile.bk / 4 + 1) : tile.bk * (bn / 4);
+  return 16 * (a + b);
+}
 
 export interface MatmulConfig {
   product: MatmulProduct;
@@ -26,6 +60,11 @@ export interface MatmulConfig {
   outputType: 'f32' | 'f16';
   bias: boolean;
   accumulate: boolean;
+  /** vec4 global loads of A / B and vec4 stores of C (the contiguous dimension is a multiple of 4). */
+  vecA: boolean;
+  vecB: boolean;
+  vecC: boolean;
+  tile: MatmulTile;
 }
 
 export interface MatmulArgs {
@@ -43,126 +82,246 @@ export interface MatmulArgs {
   accumulate?: boolean;
 }
 
-// Tile sizes: a 16×16 workgroup, each invocation 4×4 outputs.
-const TM = 4;
-const TN = 4;
-const WG_X = 16;
-const WG_Y = 16;
-const BM = WG_Y * TM; // 64
-const BN = WG_X * TN; // 64
-const BK = 16;
+/** Which way each operand's vec4s run in shared memory (its contiguous dimension in global memory). */
+function layouts(product: MatmulProduct): { aAlongK: boolean; bAlongK: boolean } {
+  return { aAlongK: product !== 'tn', bAlongK: product === 'nt' };
+}
 
 export function matmulWgsl(cfg: MatmulConfig): string {
-  const { product } = cfg;
+  const { product, tile } = cfg;
+  const { wgx, wgy, tm, tn, bk } = tile;
+  const { aAlongK, bAlongK } = layouts(product);
+  if (bk % 4 !== 0 || (!aAlongK && tm % 4 !== 0) || (!bAlongK && tn % 4 !== 0)) {
+    throw new RangeError(`matmul tile ${JSON.stringify(tile)} does not fit product ${product}`);
+  }
   const inT = cfg.inputType;
   const outT = cfg.outputType;
-  const f16 = inT === 'f16' || outT === 'f16';
-  const threads = WG_X * WG_Y;
-  // Index of element (row m, col k) of A and (row k, col n) of B in their buffers.
-  const aIndex = product === 'tn' ? 'aBase + kk * p.m + mm' : 'aBase + mm * p.k + kk';
-  const bIndex = product === 'nt' ? 'bBase + nn * p.k + kk' : 'bBase + kk * p.n + nn';
-  // Loading order: consecutive invocations read consecutive addresses of the global layout.
-  const aLoad =
-    product === 'tn'
-      ? `let r = e / ${BM}u; let cc = e % ${BM}u; let kk = k0 + r; let mm = m0 + cc; let sIdx = r * ${BM}u + cc;`
-      : `let r = e / ${BK}u; let cc = e % ${BK}u; let kk = k0 + cc; let mm = m0 + r; let sIdx = cc * ${BM}u + r;`;
-  const bLoad =
-    product === 'nt'
-      ? `let r = e / ${BK}u; let cc = e % ${BK}u; let kk = k0 + cc; let nn = n0 + r; let sIdx = cc * ${BN}u + r;`
-      : `let r = e / ${BN}u; let cc = e % ${BN}u; let kk = k0 + r; let nn = n0 + cc; let sIdx = r * ${BN}u + cc;`;
-  return /* wgsl */ `
-${f16 ? 'enable f16;' : ''}
-struct Params { m: u32, n: u32, k: u32, batch: u32, strideA: u32, strideB: u32, strideC: u32, alpha: f32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<${inT}>;
-@group(0) @binding(2) var<storage, read> B: array<${inT}>;
-@group(0) @binding(3) var<storage, read_write> C: array<${outT}>;
-${cfg.bias ? `@group(0) @binding(4) var<storage, read> bias: array<${outT}>;` : ''}
+  const threads = wgx * wgy;
+  const BM = wgy * tm;
+  const BN = wgx * tn;
+  const BK4 = bk / 4;
+  // Shared tiles as vec4 rows: [BM][BK/4 + 1] or [BK][BM/4]; likewise for B.
+  const aStride = aAlongK ? BK4 + 1 : BM / 4;
+  const bStride = bAlongK ? BK4 + 1 : BN / 4;
+  const aSlots = (aAlongK ? BM : bk) * aStride;
+  const bSlots = (bAlongK ? BN : bk) * bStride;
 
-var<workgroup> As: array<f32, ${BK * BM}>;
-var<workgroup> Bs: array<f32, ${BK * BN}>;
+  // One vec4 of an operand from global memory: `row`/`col` index the stored matrix (rows × cols, the
+  // cols contiguous), `col` is a multiple of 4. Out-of-range elements read as zero.
+  const fetch = (name: 'A' | 'B', vec: boolean, cols: string, rows: string) => {
+    const base = `${name.toLowerCase()}Base`;
+    if (vec) {
+      return `if (row < ${rows} && col < ${cols}) { v = vec4<f32>(${name}4[(${base} + row * ${cols} + col) / 4u]); }`;
+    }
+    const lanes = [0, 1, 2, 3].map(
+      (c) => `if (col + ${c}u < ${cols}) { v[${c}] = f32(${name}[${base} + row * ${cols} + col + ${c}u]); }`,
+    );
+    return `if (row < ${rows}) { ${lanes.join(' ')} }`;
+  };
+  // Filling a tile: slot e of the shared array ↔ one vec4 of the stored matrix.
+  const fill = (name: 'A' | 'B', alongK: boolean, span: number, origin: string, vec: boolean) => {
+    const stride = name === 'A' ? aStride : bStride;
+    const count = alongK ? span * BK4 : bk * (span / 4);
+    const outer = name === 'A' ? 'p.m' : 'p.n';
+    // alongK: stored [span rows][K cols]; otherwise stored [K rows][span cols].
+    const pos = alongK
+      ? `let r = e / ${BK4}u; let q = e % ${BK4}u; let row = ${origin} + r; let col = k0 + q * 4u; let slot = r * ${stride}u + q;`
+      : `let r = e / ${span / 4}u; let q = e % ${span / 4}u; let row = k0 + r; let col = ${origin} + q * 4u; let slot = r * ${stride}u + q;`;
+    const body = alongK ? fetch(name, vec, 'p.k', outer) : fetch(name, vec, outer, 'p.k');
+    return `for (var e = li; e < ${count}u; e += ${threads}u) {
+      ${pos}
+      var v = vec4<f32>();
+      ${body}
+      ${name}s[slot] = v;
+    }`;
+  };
 
-@compute @workgroup_size(${WG_X}, ${WG_Y}, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-  let batch = wg.z;
-  let m0 = wg.y * ${BM}u;
-  let n0 = wg.x * ${BN}u;
-  let aBase = batch * p.strideA;
-  let bBase = batch * p.strideB;
-  var acc: array<array<f32, ${TN}>, ${TM}>;
-  var aReg: array<f32, ${TM}>;
-  var bReg: array<f32, ${TN}>;
-  for (var k0 = 0u; k0 < p.k; k0 += ${BK}u) {
-    for (var e = li; e < ${BM * BK}u; e += ${threads}u) {
-      ${aLoad}
-      var v = 0.0;
-      if (mm < p.m && kk < p.k) { v = f32(A[${aIndex}]); }
-      As[sIdx] = v;
-    }
-    for (var e = li; e < ${BN * BK}u; e += ${threads}u) {
-      ${bLoad}
-      var v = 0.0;
-      if (nn < p.n && kk < p.k) { v = f32(B[${bIndex}]); }
-      Bs[sIdx] = v;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${BK}u; kk++) {
-      for (var i = 0u; i < ${TM}u; i++) { aReg[i] = As[kk * ${BM}u + lid.y * ${TM}u + i]; }
-      for (var j = 0u; j < ${TN}u; j++) { bReg[j] = Bs[kk * ${BN}u + lid.x * ${TN}u + j]; }
-      for (var i = 0u; i < ${TM}u; i++) {
-        for (var j = 0u; j < ${TN}u; j++) { acc[i][j] = fma(aReg[i], bReg[j], acc[i][j]); }
+  // Register loads for one group of 4 k, and the scalar each FMA reads.
+  const aLoads: string[] = [];
+  const bLoads: string[] = [];
+  let aAt: (i: number, kk: number) => string;
+  let bAt: (kk: number, j: number) => string;
+  if (aAlongK) {
+    for (let i = 0; i < tm; i++) aLoads.push(`let a${i} = As[(lid.y + ${i * wgy}u) * ${aStride}u + q];`);
+    aAt = (i, kk) => `a${i}[${kk}]`;
+  } else {
+    for (let kk = 0; kk < 4; kk++) {
+      for (let i4 = 0; i4 < tm / 4; i4++) {
+        aLoads.push(`let a${kk}_${i4} = As[(q * 4u + ${kk}u) * ${aStride}u + lid.y + ${i4 * wgy}u];`);
       }
     }
-    workgroupBarrier();
+    aAt = (i, kk) => `a${kk}_${Math.floor(i / 4)}[${i % 4}]`;
   }
-  let cBase = batch * p.strideC;
-  for (var i = 0u; i < ${TM}u; i++) {
-    let row = m0 + lid.y * ${TM}u + i;
-    if (row >= p.m) { continue; }
-    for (var j = 0u; j < ${TN}u; j++) {
-      let col = n0 + lid.x * ${TN}u + j;
-      if (col >= p.n) { continue; }
-      let idx = cBase + row * p.n + col;
-      var v = p.alpha * acc[i][j];
-      ${cfg.bias ? 'v += f32(bias[col]);' : ''}
-      ${cfg.accumulate ? 'v += f32(C[idx]);' : ''}
-      C[idx] = ${outT}(v);
+  if (bAlongK) {
+    for (let j = 0; j < tn; j++) bLoads.push(`let b${j} = Bs[(lid.x + ${j * wgx}u) * ${bStride}u + q];`);
+    bAt = (kk, j) => `b${j}[${kk}]`;
+  } else {
+    for (let kk = 0; kk < 4; kk++) {
+      for (let j4 = 0; j4 < tn / 4; j4++) {
+        bLoads.push(`let b${kk}_${j4} = Bs[(q * 4u + ${kk}u) * ${bStride}u + lid.x + ${j4 * wgx}u];`);
+      }
+    }
+    bAt = (kk, j) => `b${kk}_${Math.floor(j / 4)}[${j % 4}]`;
+  }
+  const fmas: string[] = [];
+  for (let kk = 0; kk < 4; kk++) {
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tn; j++) fmas.push(`c${i}_${j} = fma(${aAt(i, kk)}, ${bAt(kk, j)}, c${i}_${j});`);
     }
   }
+  const decls: string[] = [];
+  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) decls.push(`var c${i}_${j} = 0.0;`);
+
+  // The epilogue walks the TM rows in a loop (one copy of the loads and stores, which keeps compile
+  // time down) and picks row i's accumulators with selects; bias is read once per column.
+  const rowOf = aAlongK ? `m0 + lid.y + i * ${wgy}u` : `m0 + (lid.y + (i / 4u) * ${wgy}u) * 4u + i % 4u`;
+  const colOf = (j: number) =>
+    bAlongK ? `n0 + lid.x + ${j * wgx}u` : `n0 + (lid.x + ${Math.floor(j / 4) * wgx}u) * 4u + ${j % 4}u`;
+  const pick = (j: number) => {
+    let e = `c0_${j}`;
+    for (let i = 1; i < tm; i++) e = `select(${e}, c${i}_${j}, i == ${i}u)`;
+    return `let r${j} = ${e};`;
+  };
+  const vecC = cfg.vecC;
+  const epilogue: string[] = [];
+  const perRow: string[] = [];
+  if (vecC) {
+    for (let j4 = 0; j4 < tn / 4; j4++) {
+      epilogue.push(`let col${j4} = ${colOf(j4 * 4)};`);
+      if (cfg.bias) epilogue.push(`let bias${j4} = vec4<f32>(bias4[min(col${j4}, p.n - 4u) / 4u]);`);
+      const rs = [0, 1, 2, 3].map((c) => `r${j4 * 4 + c}`).join(', ');
+      perRow.push(`if (col${j4} < p.n) {
+        let idx = (cBase + row * p.n + col${j4}) / 4u;
+        var v = p.alpha * vec4<f32>(${rs});
+        ${cfg.bias ? `v += bias${j4};` : ''}
+        ${cfg.accumulate ? 'v += vec4<f32>(C4[idx]);' : ''}
+        C4[idx] = vec4<${outT}>(v);
+      }`);
+    }
+  } else {
+    for (let j = 0; j < tn; j++) {
+      epilogue.push(`let col${j} = ${colOf(j)};`);
+      if (cfg.bias) epilogue.push(`let bias${j} = f32(bias[min(col${j}, p.n - 1u)]);`);
+      perRow.push(`if (col${j} < p.n) {
+        let idx = cBase + row * p.n + col${j};
+        var v = p.alpha * r${j};
+        ${cfg.bias ? `v += bias${j};` : ''}
+        ${cfg.accumulate ? 'v += f32(C[idx]);' : ''}
+        C[idx] = ${outT}(v);
+      }`);
+    }
+  }
+  const picks: string[] = [];
+  for (let j = 0; j < tn; j++) picks.push(pick(j));
+  epilogue.push(`for (var i = 0u; i < p.rows; i++) {
+    let row = ${rowOf};
+    if (row >= p.m) { continue; }
+    ${picks.join('\n    ')}
+    ${perRow.join('\n    ')}
+  }`);
+  const f16 = inT === 'f16' || outT === 'f16';
+  const operand = (name: 'A' | 'B', vec: boolean, binding: number) =>
+    vec
+      ? `@group(0) @binding(${binding}) var<storage, read> ${name}4: array<vec4<${inT}>>;`
+      : `@group(0) @binding(${binding}) var<storage, read> ${name}: array<${inT}>;`;
+  return /* wgsl */ `
+${f16 ? 'enable f16;' : ''}
+// rows (TM) and quads (BK/4) come from the uniform so the compiler keeps those loops as loops.
+struct Params { m: u32, n: u32, k: u32, batch: u32, strideA: u32, strideB: u32, strideC: u32, alpha: f32, rows: u32, quads: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+${operand('A', cfg.vecA, 1)}
+${operand('B', cfg.vecB, 2)}
+${vecC ? `@group(0) @binding(3) var<storage, read_write> C4: array<vec4<${outT}>>;` : `@group(0) @binding(3) var<storage, read_write> C: array<${outT}>;`}
+${cfg.bias ? (vecC ? `@group(0) @binding(4) var<storage, read> bias4: array<vec4<${outT}>>;` : `@group(0) @binding(4) var<storage, read> bias: array<${outT}>;`) : ''}
+
+var<workgroup> As: array<vec4<f32>, ${aSlots}>;
+var<workgroup> Bs: array<vec4<f32>, ${bSlots}>;
+
+@compute @workgroup_size(${wgx}, ${wgy}, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * ${BM}u;
+  let n0 = wg.x * ${BN}u;
+  let aBase = wg.z * p.strideA;
+  let bBase = wg.z * p.strideB;
+  let cBase = wg.z * p.strideC;
+  ${decls.join('\n  ')}
+  for (var k0 = 0u; k0 < p.k; k0 += ${bk}u) {
+    ${fill('A', aAlongK, BM, 'm0', cfg.vecA)}
+    ${fill('B', bAlongK, BN, 'n0', cfg.vecB)}
+    workgroupBarrier();
+    for (var q = 0u; q < p.quads; q++) {
+      ${aLoads.join('\n      ')}
+      ${bLoads.join('\n      ')}
+      ${fmas.join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  ${epilogue.join('\n  ')}
 }
 `;
 }
 
 /** Records C = α·op(A)·op(B) (+ bias) (+ C) into `step`. Shapes and dtypes are checked. */
-export async function matmul(step: Step, args: MatmulArgs, product: MatmulProduct): Promise<void> {
+export async function matmul(step: Step, args: MatmulArgs, product: MatmulProduct, tile?: MatmulTile): Promise<void> {
   const { a, b, c, m, n, k } = args;
   const batch = args.batch ?? 1;
   const strideA = args.strideA ?? m * k;
   const strideB = args.strideB ?? k * n;
   checkMatmul(step.gpu, args, product, batch, strideA, strideB);
-  const cfg: MatmulConfig = {
+  const cfg = matmulConfig(
     product,
-    inputType: a.dtype === 'f16' ? 'f16' : 'f32',
-    outputType: c.dtype === 'f16' ? 'f16' : 'f32',
-    bias: args.bias !== undefined,
-    accumulate: args.accumulate ?? false,
-  };
-  const params = new ArrayBuffer(32);
+    args,
+    strideA,
+    strideB,
+    tile ?? matmulTile(product, step.gpu.caps.limits.maxComputeWorkgroupStorageSize),
+  );
+  const params = new ArrayBuffer(48);
   new Uint32Array(params, 0, 7).set([m, n, k, batch, strideA, strideB, m * n]);
   new Float32Array(params, 28, 1)[0] = args.alpha ?? 1;
+  new Uint32Array(params, 32, 2).set([cfg.tile.tm, cfg.tile.bk / 4]);
   const buffers = [{ buffer: a.buffer }, { buffer: b.buffer }, { buffer: c.buffer }];
   if (args.bias) buffers.push({ buffer: args.bias.buffer });
+  const { wgx, wgy, tm, tn } = cfg.tile;
   await step.dispatch({
     kernel: { label: matmulLabel(cfg), code: matmulWgsl(cfg) },
     params,
     buffers,
-    workgroups: [Math.ceil(n / BN), Math.ceil(m / BM), batch],
+    workgroups: [Math.ceil(n / (wgx * tn)), Math.ceil(m / (wgy * tm)), batch],
   });
 }
 
+/** The kernel variant for one call: vec4 paths where the layout allows, the tile for the product. */
+export function matmulConfig(
+  product: MatmulProduct,
+  args: MatmulArgs,
+  strideA: number,
+  strideB: number,
+  tile = matmulTile(product),
+): MatmulConfig {
+  const { m, n, k } = args;
+  const { aAlongK, bAlongK } = layouts(product);
+  const aligned = (...xs: number[]) => xs.every((x) => x % 4 === 0);
+  return {
+    product,
+    inputType: args.a.dtype === 'f16' ? 'f16' : 'f32',
+    outputType: args.c.dtype === 'f16' ? 'f16' : 'f32',
+    bias: args.bias !== undefined,
+    accumulate: args.accumulate ?? false,
+    vecA: aligned(aAlongK ? k : m, strideA),
+    vecB: aligned(bAlongK ? k : n, strideB),
+    vecC: aligned(n) && !bAlongK,
+    tile,
+  };
+}
+
 export function matmulLabel(cfg: MatmulConfig): string {
-  return `matmul_${cfg.product}_${cfg.inputType}_${cfg.outputType}${cfg.bias ? '_bias' : ''}${cfg.accumulate ? '_acc' : ''}`;
+  const t = cfg.tile;
+  const vec = `${cfg.vecA ? 'v' : 's'}${cfg.vecB ? 'v' : 's'}${cfg.vecC ? 'v' : 's'}`;
+  return (
+    `matmul_${cfg.product}_${cfg.inputType}_${cfg.outputType}${cfg.bias ? '_bias' : ''}${cfg.accumulate ? '_acc' : ''}` +
+    `_${vec}_${t.wgx}x${t.wgy}_${t.tm}x${t.tn}x${t.bk}`
+  );
 }
 
 function checkMatmul(
