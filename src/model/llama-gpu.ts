@@ -99,7 +99,8 @@ export class LlamaGpu {
   readonly embed: Param;
   readonly finalNorm: Param;
   readonly lmHead: Param;
-  private readonly ropeTable: Tensor;
+  /** RoPE cos/sin by position (read by the KV-cache decoder as well). */
+  readonly ropeTable: Tensor;
   /** Trainable parameters in a fixed order (the optimizer's and checkpoints' order). */
   readonly trainable: Param[] = [];
   private readonly key: [number, number];
