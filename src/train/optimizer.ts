@@ -52,6 +52,30 @@ export class AdamWOptimizer {
     );
   }
 
+  /** The moments and step count, for a checkpoint (parameters in the optimizer's order). */
+  async exportState(): Promise<{ t: number; m: Float32Array[]; v: Float32Array[] }> {
+    const m: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (const s of this.state) {
+      m.push(await this.gpu.readF32(s.m));
+      v.push(await this.gpu.readF32(s.v));
+    }
+    return { t: this.t, m, v };
+  }
+
+  /** Restores what exportState returned (a resumed run continues bit for bit). */
+  async importState(saved: { t: number; m: readonly Float32Array[]; v: readonly Float32Array[] }): Promise<void> {
+    await this.gpu.sync(); // the constructor's clearing of the moments is done before they are written
+    if (saved.m.length !== this.state.length || saved.v.length !== this.state.length) {
+      throw new Error(`optimizer state holds ${saved.m.length} tensors, expected ${this.state.length}`);
+    }
+    this.state.forEach((s, i) => {
+      this.gpu.write(s.m, saved.m[i]);
+      this.gpu.write(s.v, saved.v[i]);
+    });
+    this.t = saved.t;
+  }
+
   /** The last step's gradient norm before clipping (one small readback). */
   async lastGradNorm(): Promise<number> {
     return (await this.gpu.readF32(this.stats))[0];
