@@ -1,0 +1,60 @@
+// The browser half of `npm run bench`: serves bench/page with Vite (cross-origin isolated, for
+// onnxruntime-web's wasm threads), opens it in Debian's Chromium with WebGPU (SwiftShader on a machine
+// without a GPU) through playwright-core, and asks the page for each peer's records in turn.
+
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createServer } from 'vite';
+import { CHROMIUM_PATH, chromiumArgs } from '../e2e/chromium.ts';
+import type { BenchRecord } from './format.ts';
+import type { BrowserPeer } from './page/main.ts';
+
+export const BROWSER_PEERS: readonly BrowserPeer[] = [
+  'lorabook',
+  'naive',
+  'jax-js',
+  'onnxruntime-web-webgpu',
+  'onnxruntime-web-wasm',
+];
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export async function runBrowserPart(
+  peers: readonly BrowserPeer[],
+  reps: number,
+  log: (message: string) => void,
+): Promise<BenchRecord[]> {
+  const server = await createServer({
+    configFile: false,
+    root: ROOT,
+    logLevel: 'error',
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      hmr: false,
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+    },
+    // Served as published: onnxruntime-web finds its .wasm beside its module, and nothing is re-optimized
+    // (which would reload the page) halfway through a run.
+    optimizeDeps: { noDiscovery: true, include: [], exclude: ['onnxruntime-web', '@jax-js/jax'] },
+  });
+  await server.listen();
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: chromiumArgs({ webgpu: true }) });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => log(`[page] ${m.text()}`));
+    page.on('pageerror', (e) => log(`[page error] ${e.message}`));
+    const url = server.resolvedUrls?.local[0];
+    if (!url) throw new Error('vite did not report a local URL');
+    await page.goto(`${url}bench/page/index.html`);
+    await page.waitForFunction(() => typeof window.runBench === 'function', undefined, { timeout: 60_000 });
+    const records: BenchRecord[] = [];
+    for (const peer of peers) {
+      records.push(...(await page.evaluate(([p, r]) => window.runBench(p, r), [peer, reps] as const)));
+    }
+    return records;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
