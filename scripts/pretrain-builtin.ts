@@ -41,6 +41,8 @@ const untilArg = args.indexOf('--until');
 const until = Math.min(RECIPE.steps, untilArg >= 0 ? Number(args[untilArg + 1]) : RECIPE.steps);
 const exportOnly = args.includes('--export');
 
+/** The run's code; the commit is marked "+dirty" when any of it differs from HEAD. */
+const CODE_PATHS = 'scripts/pretrain-builtin.ts scripts/builtin-*.ts src/builtin src/model src/kernels src/train';
 const sh = (cmd: string) => execSync(cmd, { cwd: root, encoding: 'utf8' }).trim();
 
 const tok = await loadTokenizerFromFiles(
@@ -72,12 +74,12 @@ const log: RunLog = saved?.log ?? {
   evals: [],
   wallSeconds: 0,
   sessions: 0,
-  // The commit the run's code comes from; "+dirty" when the script or recipe differed from it.
-  commit:
-    sh('git rev-parse HEAD') +
-    (sh('git status --porcelain -- scripts/pretrain-builtin.ts scripts/builtin-*.ts src/builtin') ? '+dirty' : ''),
+  commit: '',
   device,
 };
+// The code of the latest session is what the card names (earlier sessions' steps are reproduced by it:
+// CI replays them).
+log.commit = sh('git rev-parse HEAD') + (sh('git status --porcelain -- ' + CODE_PATHS) ? '+dirty' : '');
 const trainer = await Pretrainer.create(gpu, saved?.weights ?? initialWeights(), saved?.opt);
 console.log(
   `${saved ? `resuming at step ${log.step}` : 'starting'} of ${RECIPE.steps}; ${trainChunks.length} training chunks, ` +

@@ -46,7 +46,7 @@ export const RECIPE = {
   /** Rows per step and tokens per row (the context). */
   batch: 8,
   seq: 128,
-  steps: 500,
+  steps: 400,
   warmupSteps: 25,
   peakLr: 3e-3,
   /** Cosine decay from peakLr down to this fraction of it at the last step. */
