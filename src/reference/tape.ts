@@ -44,6 +44,14 @@ export class Tape {
     return o;
   }
 
+  /**
+   * An op defined outside this file (GPT-2's LayerNorm and gelu_new live in their own reference files):
+   * `back` receives the output, whose grad is set, and adds into its inputs' grads.
+   */
+  custom(data: Float64Array, shape: readonly number[], inputs: (Var | undefined)[], back: (o: Var) => void): Var {
+    return this.out(data, shape, inputs, back);
+  }
+
   /** y [T, out] = x [T, in] · Wᵀ (+ b), W [out, in] as PyTorch's Linear. */
   linear(x: Var, w: Var, b?: Var): Var {
     const [outF, inF] = w.shape;
