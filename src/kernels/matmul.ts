@@ -108,32 +108,31 @@ export function matmulWgsl(cfg: MatmulConfig): string {
 
   // One vec4 of an operand from global memory: `row`/`col` index the stored matrix (rows × cols, the
   // cols contiguous), `col` is a multiple of 4. Out-of-range elements read as zero.
-  const fetch = (name: 'A' | 'B', vec: boolean, cols: string, rows: string) => {
-    const base = `${name.toLowerCase()}Base`;
-    if (vec) {
-      return `if (row < ${rows} && col < ${cols}) { v = vec4<f32>(${name}4[(${base} + row * ${cols} + col) / 4u]); }`;
-    }
-    const lanes = [0, 1, 2, 3].map(
-      (c) => `if (col + ${c}u < ${cols}) { v[${c}] = f32(${name}[${base} + row * ${cols} + col + ${c}u]); }`,
-    );
-    return `if (row < ${rows}) { ${lanes.join(' ')} }`;
+  const loader = (name: 'A' | 'B', vec: boolean, rows: string, cols: string) => {
+    const body = vec
+      ? `if (row < ${rows} && col < ${cols}) { v = vec4<f32>(${name}4[(base + row * ${cols} + col) / 4u]); }`
+      : `if (row < ${rows}) { ${[0, 1, 2, 3]
+          .map((c) => `if (col + ${c}u < ${cols}) { v[${c}] = f32(${name}[base + row * ${cols} + col + ${c}u]); }`)
+          .join(' ')} }`;
+    return `fn load${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
+  var v = vec4<f32>();
+  ${body}
+  return v;
+}`;
   };
+  // A is stored [M,K] (rows m) or [K,M]; B is stored [N,K] or [K,N].
+  const loaders = [
+    loader('A', cfg.vecA, aAlongK ? 'p.m' : 'p.k', aAlongK ? 'p.k' : 'p.m'),
+    loader('B', cfg.vecB, bAlongK ? 'p.n' : 'p.k', bAlongK ? 'p.k' : 'p.n'),
+  ];
   // Filling a tile: slot e of the shared array ↔ one vec4 of the stored matrix.
-  const fill = (name: 'A' | 'B', alongK: boolean, span: number, origin: string, vec: boolean) => {
+  const fill = (name: 'A' | 'B', alongK: boolean, span: number, origin: string) => {
     const stride = name === 'A' ? aStride : bStride;
     const count = alongK ? span * BK4 : bk * (span / 4);
-    const outer = name === 'A' ? 'p.m' : 'p.n';
-    // alongK: stored [span rows][K cols]; otherwise stored [K rows][span cols].
-    const pos = alongK
-      ? `let r = e / ${BK4}u; let q = e % ${BK4}u; let row = ${origin} + r; let col = k0 + q * 4u; let slot = r * ${stride}u + q;`
-      : `let r = e / ${span / 4}u; let q = e % ${span / 4}u; let row = k0 + r; let col = ${origin} + q * 4u; let slot = r * ${stride}u + q;`;
-    const body = alongK ? fetch(name, vec, 'p.k', outer) : fetch(name, vec, outer, 'p.k');
-    return `for (var e = li; e < ${count}u; e += ${threads}u) {
-      ${pos}
-      var v = vec4<f32>();
-      ${body}
-      ${name}s[slot] = v;
-    }`;
+    const at = alongK
+      ? `let r = e / ${BK4}u; let q = e % ${BK4}u; ${name}s[r * ${stride}u + q] = load${name}(${name.toLowerCase()}Base, ${origin} + r, k0 + q * 4u);`
+      : `let r = e / ${span / 4}u; let q = e % ${span / 4}u; ${name}s[r * ${stride}u + q] = load${name}(${name.toLowerCase()}Base, k0 + r, ${origin} + q * 4u);`;
+    return `for (var e = li; e < ${count}u; e += ${threads}u) { ${at} }`;
   };
 
   // Register loads for one group of 4 k, and the scalar each FMA reads.
@@ -236,6 +235,7 @@ ${cfg.bias ? (vecC ? `@group(0) @binding(4) var<storage, read> bias4: array<vec4
 
 var<workgroup> As: array<vec4<f32>, ${aSlots}>;
 var<workgroup> Bs: array<vec4<f32>, ${bSlots}>;
+${loaders.join('\n')}
 
 @compute @workgroup_size(${wgx}, ${wgy}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -247,8 +247,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let cBase = wg.z * p.strideC;
   ${decls.join('\n  ')}
   for (var k0 = 0u; k0 < p.k; k0 += ${bk}u) {
-    ${fill('A', aAlongK, BM, 'm0', cfg.vecA)}
-    ${fill('B', bAlongK, BN, 'n0', cfg.vecB)}
+    ${fill('A', aAlongK, BM, 'm0')}
+    ${fill('B', bAlongK, BN, 'n0')}
     workgroupBarrier();
     for (var q = 0u; q < p.quads; q++) {
       ${aLoads.join('\n      ')}
