@@ -34,7 +34,10 @@ export const jsonFile = (path: string, value: unknown): ExportFile => ({
 });
 
 /** The generation_config.json to write: the given one, or the model config's token ids. */
-export function generationConfigOf(spec: ModelSpec, given?: Record<string, unknown>): Record<string, unknown> {
+export function generationConfigOf(
+  spec: Pick<ModelSpec, 'bosTokenId' | 'eosTokenIds'>,
+  given?: Record<string, unknown>,
+): Record<string, unknown> {
   if (given) return given;
   const out: Record<string, unknown> = {};
   if (spec.bosTokenId !== null) out.bos_token_id = spec.bosTokenId;
