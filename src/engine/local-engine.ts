@@ -22,6 +22,8 @@ import type {
   TrainStepsResult,
 } from './protocol.ts';
 import { trainSteps } from '../train/train-steps.ts';
+import { runExport, runGenerate } from './generate-export.ts';
+import type { ExportFile, ExportRequest, GenerateRequest, GenerateResult } from './generate-export.ts';
 
 export type GpuProvider = (options: EngineInitOptions) => Promise<Gpu>;
 
@@ -82,6 +84,14 @@ export class LocalEngine implements Engine {
     const progress = (done: number, total: number | null) =>
       onEvent?.({ type: 'progress', task: `read ${request.file.name}`, done, total: total ?? done, unit: 'bytes' });
     return (await prepareDatasetRequest(request, progress)).result;
+  }
+
+  async generate(request: GenerateRequest, onEvent?: EventSink): Promise<GenerateResult> {
+    return runGenerate(await this.device(), request, onEvent);
+  }
+
+  async exportModel(request: ExportRequest, onEvent?: EventSink): Promise<ExportFile[]> {
+    return runExport(await this.device(), request, onEvent);
   }
 
   async dispose(): Promise<void> {

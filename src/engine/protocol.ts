@@ -8,14 +8,18 @@ import type { CapabilityReport } from '../gpu/capabilities.ts';
 import type { TrainStepsRequest, TrainStepsResult } from '../train/train-steps.ts';
 import type { MatmulProduct } from '../reference/matmul.ts';
 import type { PrepareDatasetRequest, PrepareDatasetResult } from '../data/engine-api.ts';
+import type { ExportFile, ExportRequest, GenerateRequest, GenerateResult } from './generate-export.ts';
 
 export type { TrainStepsRequest, TrainStepsResult };
 export type { PrepareDatasetRequest, PrepareDatasetResult };
+export type { ExportFile, ExportRequest, GenerateRequest, GenerateResult };
 
 export type EngineEvent =
   | { type: 'progress'; task: string; done: number; total: number; unit: string }
   | { type: 'step'; step: number; loss: number }
-  | { type: 'log'; level: 'info' | 'warn'; message: string };
+  | { type: 'log'; level: 'info' | 'warn'; message: string }
+  /** A generated token, streamed as soon as it is chosen. */
+  | { type: 'token'; index: number; token: number };
 
 export type EventSink = (event: EngineEvent) => void;
 
@@ -106,6 +110,10 @@ export interface Engine {
    * (bad rows, cleaning counts, split sizes and class balance, a per-token preview). Progress is bytes read.
    */
   prepareDataset(request: PrepareDatasetRequest, onEvent?: EventSink): Promise<PrepareDatasetResult>;
+  /** Generates after a prompt with a KV cache (Llama family or GPT-2, LoRA on or merged); streams 'token' events. */
+  generate(request: GenerateRequest, onEvent?: EventSink): Promise<GenerateResult>;
+  /** The merged model as a Hub-layout folder: model.safetensors, or onnx/model.onnx for transformers.js. */
+  exportModel(request: ExportRequest, onEvent?: EventSink): Promise<ExportFile[]>;
   /** Frees GPU memory and destroys the device. */
   dispose(): Promise<void>;
 }

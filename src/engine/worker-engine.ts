@@ -24,6 +24,10 @@ export class WorkerEngine implements Engine {
   inspectDataset: Engine['inspectDataset'] = (file) => this.remote.inspectDataset(file);
   prepareDataset: Engine['prepareDataset'] = (request, onEvent?: EventSink) =>
     this.remote.prepareDataset(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  generate: Engine['generate'] = (request, onEvent?: EventSink) =>
+    this.remote.generate(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  exportModel: Engine['exportModel'] = (request, onEvent?: EventSink) =>
+    this.remote.exportModel(request, onEvent ? Comlink.proxy(onEvent) : undefined);
 
   async dispose(): Promise<void> {
     await this.remote.dispose();

@@ -5,6 +5,7 @@
 // Pure data in, bytes out: it runs the same in the browser worker and in Node.
 
 import { expectedTensorNames, type ModelSpec } from '../model/config.ts';
+import { gpt2TensorNames, type Gpt2Spec } from '../model/gpt2-config.ts';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors.ts';
 
 export interface ExportFile {
@@ -51,12 +52,12 @@ export function generationConfigOf(
  * Every expected tensor must be present; tied embeddings write no lm_head.weight, as transformers does.
  */
 export function exportHubModel(
-  spec: ModelSpec,
+  spec: ModelSpec | Gpt2Spec,
   weights: Record<string, ArrayLike<number>>,
   o: HubExportOptions,
 ): ExportFile[] {
   const dtype = o.dtype ?? 'F32';
-  const expected = expectedTensorNames(spec);
+  const expected = spec.modelType === 'gpt2' ? gpt2TensorNames(spec) : expectedTensorNames(spec);
   const tensors: TensorToWrite[] = expected.map((t, i) => {
     const data = weights[t.name];
     if (!data) throw new Error(`merged weights lack ${t.name}`);
