@@ -13,6 +13,11 @@ import { shapeKey, type BenchShape } from './shapes.ts';
 
 export const NAIVE_PEER = 'naive';
 
+/** The naive floor takes seconds a rep: 3 reps on the LM-head chunk (the run stays under 10 minutes). */
+export function naiveReps(s: BenchShape, reps: number): number {
+  return s.dawnOnly ? Math.min(reps, 3) : reps;
+}
+
 /** jax-js looks for navigator.gpu (and navigator.userAgent): give it Dawn's. */
 function exposeDawnAsNavigatorGpu(): void {
   const g = globalThis as { navigator?: { gpu?: GPU; userAgent?: string } };
@@ -88,7 +93,9 @@ export async function runNodePart(
           s,
           'node-dawn',
           NAIVE_PEER,
-          await benchmarkMatmulOn(gpu, { ...req, dtype: 'f32', kernel: 'naive' }, undefined, { reference }),
+          await benchmarkMatmulOn(gpu, { ...req, reps: naiveReps(s, reps), dtype: 'f32', kernel: 'naive' }, undefined, {
+            reference,
+          }),
         ),
       );
       await attempt(base(JAX_PEER), async () => {

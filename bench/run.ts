@@ -1,18 +1,30 @@
 // `npm run bench`: lorabook's matmul against its peers on the SmolLM2-135M training shapes, one JSON
 // line per figure on stdout (progress on stderr). Node on Dawn first, then Chromium. Exits non-zero if
 // any result failed verification against the CPU reference.
-//   --node-only / --browser-only   run one half
-//   --reps=N                       timed reps per figure (default 5, after one warm-up)
+//   --node-only / --browser-only   run one half of the matmul figures
+//   --reps=N                       timed reps per figure (default 5, after one warm-up; the naive
+//                                  floor gets at most 3 on the LM-head chunk and in Chromium)
+//   --matmul-only                  skip the training, decoding and planner figures
+//   --no-matmul                    only those
+// After the matmul figures: training steps (tokens/s, GFLOP/s, kernel shares, peak bytes), the jax-js
+// block peer, KV-cache decoding against the ONNX export on onnxruntime, and the memory planner and NF4
+// quantization figures. Those records keep the same first fields; `verified` is their own check.
 
 import { runBrowserPart, BROWSER_PEERS } from './browser.ts';
 import { benchLine, exitStatus, failures, withRatios, type BenchRecord } from './format.ts';
 import { runNodePart } from './node-part.ts';
 import { SHAPES } from './shapes.ts';
+import { acquireDawn } from '../companion/dawn.ts';
+import { runDecodeBench } from './decode.ts';
+import { planQuantRecords } from './plan-quant.ts';
+import { trainBlockRecords } from './train-block.ts';
+import { trainEngineRecords } from './train-engine.ts';
 
 const args = process.argv.slice(2);
 const reps = Number(args.find((a) => a.startsWith('--reps='))?.slice('--reps='.length) ?? 5);
-const node = !args.includes('--browser-only');
-const browser = !args.includes('--node-only');
+const matmul = !args.includes('--no-matmul');
+const node = matmul && !args.includes('--browser-only');
+const browser = matmul && !args.includes('--node-only');
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
 const started = performance.now();
@@ -25,10 +37,37 @@ const print = (part: BenchRecord[]) => {
 if (node) print(await runNodePart(SHAPES, reps, log));
 if (browser) print(await runBrowserPart(BROWSER_PEERS, reps, log));
 
+let otherFailed = 0;
+if (!args.includes('--matmul-only')) {
+  const other = async (what: string, run: () => Promise<object[]>) => {
+    log(`bench: ${what}`);
+    try {
+      for (const r of await run()) {
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        if ((r as { verified?: unknown }).verified === false) otherFailed++;
+      }
+    } catch (e) {
+      otherFailed++;
+      log(`FAILED: ${what}: ${String(e)}`);
+    }
+  };
+  await other('training steps', trainEngineRecords);
+  await other('training block vs jax-js', trainBlockRecords);
+  await other('decoding', async () => {
+    const gpu = await acquireDawn();
+    try {
+      return await runDecodeBench(gpu);
+    } finally {
+      gpu.destroy();
+    }
+  });
+  await other('memory planner and NF4', () => planQuantRecords());
+}
+
 const failed = failures(records);
 for (const r of failed)
   log(`FAILED: ${r.where} ${r.peer} ${r.name} ${r.shape}${r.error ? `: ${String(r.error)}` : ''}`);
 log(
   `bench: ${records.length} figures, ${failed.length} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`,
 );
-process.exit(exitStatus(records));
+process.exit(otherFailed > 0 ? 1 : exitStatus(records));
