@@ -9,12 +9,10 @@ import { add } from '../kernels/elementwise.ts';
 import { embeddingForward } from '../kernels/embedding.ts';
 import { geluForward } from '../kernels/gelu.ts';
 import { layernormForward } from '../kernels/layernorm.ts';
-import { matmul } from '../kernels/matmul.ts';
+import { gemv } from '../kernels/gemv.ts';
 import type { TokenDecoder } from './generate.ts';
 import type { Gpt2Gpu } from './gpt2-gpu.ts';
-import { releaseCache, type LinearCache } from './linear.ts';
-
-const NO_RNG = { key: [0, 0] as const, stream: [0, 0] as const, train: false };
+import { decodeLinear } from './linear-decode.ts';
 
 export class Gpt2Decoder implements TokenDecoder {
   private readonly kCache: Tensor[] = [];
@@ -55,7 +53,6 @@ export class Gpt2Decoder implements TokenDecoder {
     const eps = s.layerNormEps;
     const step = gpu.step('gpt2 decode');
     const tmp: Tensor[] = [];
-    const caches: LinearCache[] = [];
     const e = (shape: number[], label: string) => {
       const x = gpu.empty(shape, 'f32', label);
       tmp.push(x);
@@ -89,9 +86,9 @@ export class Gpt2Decoder implements TokenDecoder {
       const q = e([t, d], 'q');
       const k = e([t, d], 'k');
       const v = e([t, d], 'v');
-      caches.push(await B.q.forward(step, h1, q, t, NO_RNG));
-      caches.push(await B.k.forward(step, h1, k, t, NO_RNG));
-      caches.push(await B.v.forward(step, h1, v, t, NO_RNG));
+      await decodeLinear(step, B.q, h1, q, t);
+      await decodeLinear(step, B.k, h1, k, t);
+      await decodeLinear(step, B.v, h1, v, t);
       step.copy(k.buffer, this.kCache[l].buffer, t * d * 4, 0, past * d * 4);
       step.copy(v.buffer, this.vCache[l].buffer, t * d * 4, 0, past * d * 4);
       const att = e([t, d], 'attention');
@@ -107,16 +104,16 @@ export class Gpt2Decoder implements TokenDecoder {
         headDim: s.headDim,
       });
       const xMid = e([t, d], 'x mid');
-      caches.push(await B.o.forward(step, att, xMid, t, NO_RNG));
+      await decodeLinear(step, B.o, att, xMid, t);
       await add(step, xMid, x, xMid);
       const h2 = e([t, d], 'h2');
       await layernormForward(step, { x: xMid, w: B.ln2w.value, b: B.ln2b.value, y: h2, mean, rstd, rows: t, d, eps });
       const pre = e([t, s.intermediateSize], 'c_fc');
-      caches.push(await B.fc.forward(step, h2, pre, t, NO_RNG));
+      await decodeLinear(step, B.fc, h2, pre, t);
       const act = e([t, s.intermediateSize], 'gelu');
       await geluForward(step, pre, act);
       const out = e([t, d], 'x out');
-      caches.push(await B.proj.forward(step, act, out, t, NO_RNG));
+      await decodeLinear(step, B.proj, act, out, t);
       await add(step, out, xMid, out);
       x = out;
     }
@@ -125,11 +122,10 @@ export class Gpt2Decoder implements TokenDecoder {
     const hf = e([1, d], 'ln_f');
     await layernormForward(step, { x: last, w: m.lnfW.value, b: m.lnfB.value, y: hf, mean, rstd, rows: 1, d, eps });
     const logits = e([1, s.vocabSize], 'logits');
-    await matmul(step, { a: hf, b: m.wte.value, c: logits, m: 1, n: s.vocabSize, k: d }, 'nt');
+    await gemv(step, { x: hf, w: m.wte.value, c: logits, t: 1, n: s.vocabSize, k: d });
     await step.submit();
     const result = await gpu.readF32(logits);
     gpu.release(...tmp, idT, posT);
-    for (const c of caches) releaseCache(gpu, c);
     this.used = past + t;
     return result;
   }

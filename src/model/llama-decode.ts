@@ -9,14 +9,12 @@ import { swigluForward } from '../kernels/activation.ts';
 import { attentionCache } from '../kernels/attention-cache.ts';
 import { add } from '../kernels/elementwise.ts';
 import { embeddingForward } from '../kernels/embedding.ts';
-import { matmul } from '../kernels/matmul.ts';
+import { gemv } from '../kernels/gemv.ts';
 import { rmsnormForward } from '../kernels/norm.ts';
 import { rope } from '../kernels/rope.ts';
 import type { TokenDecoder } from './generate.ts';
-import { releaseCache, type LinearCache } from './linear.ts';
+import { decodeLinear } from './linear-decode.ts';
 import type { LlamaGpu } from './llama-gpu.ts';
-
-const NO_RNG = { key: [0, 0] as const, stream: [0, 0] as const, train: false };
 
 export class LlamaDecoder implements TokenDecoder {
   private readonly kCache: Tensor[] = [];
@@ -60,7 +58,6 @@ export class LlamaDecoder implements TokenDecoder {
     const hkv = s.numKvHeads * hd;
     const step = gpu.step('decode');
     const tmp: Tensor[] = [];
-    const caches: LinearCache[] = [];
     const e = (shape: number[], label: string) => {
       const x = gpu.empty(shape, 'f32', label);
       tmp.push(x);
@@ -83,9 +80,9 @@ export class LlamaDecoder implements TokenDecoder {
       let q = e([t, hq], 'q');
       let k = e([t, hkv], 'k');
       const v = e([t, hkv], 'v');
-      caches.push(await L.q.forward(step, h1, q, t, NO_RNG));
-      caches.push(await L.k.forward(step, h1, k, t, NO_RNG));
-      caches.push(await L.v.forward(step, h1, v, t, NO_RNG));
+      await decodeLinear(step, L.q, h1, q, t);
+      await decodeLinear(step, L.k, h1, k, t);
+      await decodeLinear(step, L.v, h1, v, t);
       if (L.qNorm && L.kNorm) {
         const qn = e([t, hq], 'q normed');
         const kn = e([t, hkv], 'k normed');
@@ -114,18 +111,18 @@ export class LlamaDecoder implements TokenDecoder {
         window: s.slidingWindow,
       });
       const xMid = e([t, d], 'x mid');
-      caches.push(await L.o.forward(step, att, xMid, t, NO_RNG));
+      await decodeLinear(step, L.o, att, xMid, t);
       await add(step, xMid, x, xMid);
       const h2 = e([t, d], 'h2');
       await rmsnormForward(step, { x: xMid, w: L.norm2.value, y: h2, rstd, rows: t, d, eps: s.rmsNormEps });
       const g = e([t, s.intermediateSize], 'gate');
       const u = e([t, s.intermediateSize], 'up');
-      caches.push(await L.gate.forward(step, h2, g, t, NO_RNG));
-      caches.push(await L.up.forward(step, h2, u, t, NO_RNG));
+      await decodeLinear(step, L.gate, h2, g, t);
+      await decodeLinear(step, L.up, h2, u, t);
       const act = e([t, s.intermediateSize], 'swiglu');
       await swigluForward(step, g, u, act);
       const out = e([t, d], 'x out');
-      caches.push(await L.down.forward(step, act, out, t, NO_RNG));
+      await decodeLinear(step, L.down, act, out, t);
       await add(step, out, xMid, out);
       x = out;
     }
@@ -135,11 +132,10 @@ export class LlamaDecoder implements TokenDecoder {
     const hf = e([1, d], 'final norm');
     await rmsnormForward(step, { x: last, w: m.finalNorm.value, y: hf, rstd, rows: 1, d, eps: s.rmsNormEps });
     const logits = e([1, s.vocabSize], 'logits');
-    await matmul(step, { a: hf, b: m.lmHead.value, c: logits, m: 1, n: s.vocabSize, k: d }, 'nt');
+    await gemv(step, { x: hf, w: m.lmHead.value, c: logits, t: 1, n: s.vocabSize, k: d });
     await step.submit();
     const result = await gpu.readF32(logits);
     gpu.release(...tmp, idT, posT);
-    for (const c of caches) releaseCache(gpu, c);
     this.used = past + t;
     return result;
   }
