@@ -8,9 +8,9 @@
 // workgroup memory; each invocation keeps a TM×TN block of C in registers. Shared memory keeps each
 // operand in its global layout (so a tile is filled with straight vec4 copies) and the inner loop reads
 // vec4s along whichever dimension is contiguous: along k for A [M,K] and B [N,K], along m or n for
-// A [K,M] and B [K,N]. Every shared read then feeds 4·TN or 4·TM multiply-adds, and the number of load
-// instructions (what limits a matmul on most WebGPU implementations, CPU-emulated ones above all) is
-// a quarter of a scalar kernel's. Rows/columns an invocation owns are strided by the workgroup size so
+// A [K,M] and B [K,N]. Every shared read then feeds 4·TN or 4·TM multiply-adds, and the kernel issues
+// a quarter of a scalar kernel's load instructions (what bounds a matmul on CPU-emulated adapters, where
+// each load is a loop over the SIMD lanes, and still a cost on GPUs). Rows/columns an invocation owns are strided by the workgroup size so
 // neighbouring invocations read neighbouring vec4s (no bank conflicts); k-contiguous tiles are padded
 // by one vec4 per row for the same reason. Global loads are vec4 when the contiguous dimension and the
 // batch strides are multiples of 4, scalar otherwise; tails are zero-filled on load and masked on
@@ -21,6 +21,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import type { Step } from '../gpu/step.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import type { MatmulProduct } from '../reference/matmul.ts';
+
 export type { MatmulProduct };
 
 /** Workgroup wgx×wgy invocations, each computing tm×tn outputs; the k loop stages bk at a time. */
@@ -34,8 +35,8 @@ export interface MatmulTile {
 
 /**
  * The tile: 8×8 invocations of 8×8 outputs (a 64×64 block of C) and 32-deep k slices, the fastest of
- * the register blocks a GPU can hold that bench/ tried on Dawn; 16-deep slices where the device offers
- * less workgroup memory than the 17 KiB (WebGPU's default limit is 16 KiB).
+ * the register blocks a GPU can hold that were tried on Dawn (see bench/); 16-deep slices where the
+ * device has less workgroup memory than that needs (16 to 18 KiB; WebGPU's default limit is 16 KiB).
  */
 export function matmulTile(product: MatmulProduct, maxWorkgroupBytes = 32768): MatmulTile {
   const tile = { wgx: 8, wgy: 8, tm: 8, tn: 8, bk: 32 };
