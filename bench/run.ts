@@ -6,6 +6,7 @@
 //                                  floor gets at most 3 on the LM-head chunk and in Chromium)
 //   --matmul-only                  skip the training, decoding and planner figures
 //   --no-matmul                    only those
+//   --full                         decoding on every model shape (default: the tiny one, 8 tokens)
 // After the matmul figures: training steps (tokens/s, GFLOP/s, kernel shares, peak bytes), the jax-js
 // block peer, KV-cache decoding against the ONNX export on onnxruntime, and the memory planner and NF4
 // quantization figures. Those records keep the same first fields; `verified` is their own check.
@@ -39,11 +40,11 @@ if (browser) print(await runBrowserPart(BROWSER_PEERS, reps, log));
 
 let otherFailed = 0;
 if (!args.includes('--matmul-only')) {
-  const other = async (what: string, run: () => Promise<object[]>) => {
+  const other = async (what: string, run: () => Promise<object[]>, printsItself = false) => {
     log(`bench: ${what}`);
     try {
       for (const r of await run()) {
-        process.stdout.write(`${JSON.stringify(r)}\n`);
+        if (!printsItself) process.stdout.write(`${JSON.stringify(r)}\n`);
         if ((r as { verified?: unknown }).verified === false) otherFailed++;
       }
     } catch (e) {
@@ -53,14 +54,18 @@ if (!args.includes('--matmul-only')) {
   };
   await other('training steps', trainEngineRecords);
   await other('training block vs jax-js', trainBlockRecords);
-  await other('decoding', async () => {
-    const gpu = await acquireDawn();
-    try {
-      return await runDecodeBench(gpu);
-    } finally {
-      gpu.destroy();
-    }
-  });
+  await other(
+    'decoding',
+    async () => {
+      const gpu = await acquireDawn();
+      try {
+        return await runDecodeBench(gpu, !args.includes('--full'));
+      } finally {
+        gpu.destroy();
+      }
+    },
+    true, // runDecodeBench prints each line as it lands
+  );
   await other('memory planner and NF4', () => planQuantRecords());
 }
 

@@ -202,9 +202,19 @@ export async function bestMatmulGflops(gpu: Gpu): Promise<number> {
   return r.gflops;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** Every training case on a fresh Dawn device. */
+export async function trainEngineRecords(): Promise<object[]> {
   const gpu = await acquireDawn();
-  const best = await bestMatmulGflops(gpu);
-  for (const c of TRAIN_CASES) for (const rec of await benchTrainCase(gpu, c, best)) console.log(JSON.stringify(rec));
-  gpu.destroy();
+  try {
+    const best = await bestMatmulGflops(gpu);
+    const out: object[] = [];
+    for (const c of TRAIN_CASES) out.push(...(await benchTrainCase(gpu, c, best)));
+    return out;
+  } finally {
+    gpu.destroy();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const rec of await trainEngineRecords()) console.log(JSON.stringify(rec));
 }
