@@ -6,7 +6,7 @@ import type { Step } from '../gpu/step.ts';
 import { compareClose, randomArray } from '../reference/compare.ts';
 import { matmulRef, type MatmulProduct } from '../reference/matmul.ts';
 import { expectClose, testGpu } from '../test/gpu.ts';
-import { matmul, matmulConfig, type MatmulArgs } from './matmul.ts';
+import { matmul, matmulConfig, matmulTile, sharedBytes, type MatmulArgs } from './matmul.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -134,15 +134,17 @@ describe('matmul on Dawn', () => {
     }
   });
 
-  for (const product of PRODUCTS) {
-    it(`${product}: bias, alpha and accumulate (vec4 and scalar paths)`, async () => {
-      for (const c of [
-        { product, m: 36, n: 72, k: 44, batch: 2 },
-        { product, m: 33, n: 70, k: 45, batch: 2 },
-      ]) {
-        const { got, ref } = await run(c, { bias: true, accumulate: true, alpha: 0.5 });
-        expectClose(got, ref, 1e-5, 1e-4, label(c));
-      }
+  // The epilogue: vec4 stores (nn, tn with N a multiple of 4), scalar stores (nt, whose columns are
+  // strided), and the scalar-load path once (it is the same epilogue code as the others).
+  for (const c of [
+    { product: 'nn', m: 36, n: 72, k: 44, batch: 2 },
+    { product: 'tn', m: 36, n: 72, k: 44, batch: 2 },
+    { product: 'nt', m: 36, n: 72, k: 44, batch: 2 },
+    { product: 'nn', m: 33, n: 70, k: 45, batch: 2 },
+  ] as const) {
+    it(`bias, alpha and accumulate: ${label(c)}`, async () => {
+      const { got, ref } = await run(c, { bias: true, accumulate: true, alpha: 0.5 });
+      expectClose(got, ref, 1e-5, 1e-4, label(c));
     });
   }
 
@@ -166,19 +168,28 @@ describe('matmul on Dawn', () => {
       console.info('[gpu] no shader-f16 on this adapter: the f16 variant is not available to test');
       return;
     }
-    for (const product of PRODUCTS) {
-      for (const c of [
-        { product, m: 68, n: 72, k: 36, batch: 2 },
-        { product, m: 67, n: 65, k: 33 },
-      ]) {
-        const { got, ref } = await run(c, { dtype: 'f16' });
-        expectClose(got, ref, 1e-5, 1e-4, `f16 ${label(c)}`);
-      }
+    // vec4<f16> loads for every product, scalar f16 loads once.
+    const cases: Case[] = PRODUCTS.map((product) => ({ product, m: 68, n: 72, k: 36, batch: 2 }));
+    cases.push({ product: 'tn', m: 67, n: 65, k: 33 });
+    for (const c of cases) {
+      const { got, ref } = await run(c, { dtype: 'f16' });
+      expectClose(got, ref, 1e-5, 1e-4, `f16 ${label(c)}`);
     }
     // f16 output (bias and accumulate in f16 too): the result is rounded once more on store.
     const c: Case = { product: 'nn', m: 36, n: 40, k: 24 };
     const { got, ref } = await run(c, { dtype: 'f16', outType: 'f16', bias: true, accumulate: true, alpha: 2 });
     expectClose(got, ref, 2e-3, 2e-3, 'f16 out');
+  });
+
+  it("fits WebGPU's default 16 KiB of workgroup memory with a shallower tile", async () => {
+    // nt needs the most workgroup memory (both operands k-contiguous, padded).
+    for (const product of ['nt'] as const) {
+      const tile = matmulTile(product, 16384);
+      expect(sharedBytes(product, tile)).toBeLessThanOrEqual(16384);
+      const c: Case = { product, m: 70, n: 68, k: 52 };
+      const { got, ref } = await run(c, { kernel: (step, args, p) => matmul(step, args, p, tile) });
+      expectClose(got, ref, 1e-5, 1e-4, `${label(c)} bk=${tile.bk}`);
+    }
   });
 
   it('the fast dense reference agrees with reference/matmul.ts', () => {
