@@ -5,7 +5,7 @@
 //   ort-web-wasm   the same export on onnxruntime-web's wasm backend (single thread) in Node
 // Each line: { bench: 'decode', model, runtime, prompt, new_tokens, ms_per_token, tokens_per_s,
 // ratio_engine_over_runtime, adapter }. Random weights: speed only. Run:
-//   bash scripts/with-gpu-env.sh node --import tsx bench/decode.ts [--quick]
+//   bash scripts/with-gpu-env.sh node --import tsx bench/decode.ts [--quick] [--only=engine-kv,ort-node-cpu]
 // (bench/run.ts can import runDecodeBench() and print its records.)
 
 import * as ortNode from 'onnxruntime-node';
@@ -127,7 +127,7 @@ export interface DecodeRecord {
   adapter: string;
 }
 
-export async function runDecodeBench(gpu: Gpu, quick = false): Promise<DecodeRecord[]> {
+export async function runDecodeBench(gpu: Gpu, quick = false, only: string[] | null = null): Promise<DecodeRecord[]> {
   const records: DecodeRecord[] = [];
   const prompt = Array.from({ length: 16 }, (_, i) => (i * 7 + 3) % 1000);
   const newTokens = quick ? 8 : 32;
@@ -152,6 +152,7 @@ export async function runDecodeBench(gpu: Gpu, quick = false): Promise<DecodeRec
     ]);
     let engineMs = 0;
     for (const [runtime, dec, adapter] of runs) {
+      if (only && !only.includes(runtime)) continue;
       await timeDecoder(dec, prompt, 2); // warm-up: pipelines, sessions
       const ms = await timeDecoder(dec, prompt, newTokens);
       if (runtime === 'engine-kv') engineMs = ms;
@@ -177,7 +178,12 @@ export async function runDecodeBench(gpu: Gpu, quick = false): Promise<DecodeRec
 if (import.meta.url === `file://${process.argv[1]}`) {
   const gpu = await acquireDawn();
   try {
-    await runDecodeBench(gpu, process.argv.includes('--quick'));
+    const only =
+      process.argv
+        .find((a) => a.startsWith('--only='))
+        ?.slice(7)
+        .split(',') ?? null;
+    await runDecodeBench(gpu, process.argv.includes('--quick'), only);
   } finally {
     gpu.destroy();
   }
