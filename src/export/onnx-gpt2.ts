@@ -11,16 +11,17 @@ import {
   decoderIo,
   decoderPrelude,
   encodeGraph,
+  encodeGraphFiles,
   transpose,
   type OnnxExportOptions,
 } from './onnx.ts';
 import { GraphBuilder } from './onnx-graph.ts';
 
-export function gpt2Onnx(
+export function gpt2OnnxGraph(
   spec: Gpt2Spec,
   weights: Record<string, ArrayLike<number>>,
   o: Pick<OnnxExportOptions, 'onProgress'> = {},
-): Uint8Array {
+): { g: GraphBuilder; io: ReturnType<typeof decoderIo>; name: string } {
   const g = new GraphBuilder();
   const s = spec;
   const d = s.hiddenSize;
@@ -64,7 +65,16 @@ export function gpt2Onnx(
   const head = g.weight('lm_head.weight.T', [d, s.vocabSize], transpose(get('transformer.wte.weight'), s.vocabSize, d));
   g.op('MatMul', [hf, head], {}, ['logits']);
   o.onProgress?.(s.numLayers, s.numLayers, 'encoding');
-  return encodeGraph(g, decoderIo(s.numLayers, s.numHeads, s.headDim, s.vocabSize), 'gpt2 (lorabook)');
+  return { g, io: decoderIo(s.numLayers, s.numHeads, s.headDim, s.vocabSize), name: 'gpt2 (lorabook)' };
+}
+
+export function gpt2Onnx(
+  spec: Gpt2Spec,
+  weights: Record<string, ArrayLike<number>>,
+  o: Pick<OnnxExportOptions, 'onProgress'> = {},
+): Uint8Array {
+  const { g, io, name } = gpt2OnnxGraph(spec, weights, o);
+  return encodeGraph(g, io, name);
 }
 
 export function exportGpt2Onnx(
@@ -80,7 +90,10 @@ export function exportGpt2Onnx(
   const files: ExportFile[] = [
     jsonFile('config.json', { ...o.config, torch_dtype: 'float32' }),
     jsonFile('generation_config.json', gen),
-    { path: 'onnx/model.onnx', bytes: gpt2Onnx(spec, weights, o) },
+    ...(() => {
+      const { g, io, name } = gpt2OnnxGraph(spec, weights, o);
+      return encodeGraphFiles(g, io, name, o.externalData);
+    })(),
   ];
   for (const [path, c] of Object.entries(o.tokenizerFiles ?? {}))
     files.push({ path, bytes: typeof c === 'string' ? enc.encode(c) : c });

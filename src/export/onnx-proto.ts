@@ -69,6 +69,8 @@ const SCHEMA = {
             dataType: f('int32', 2),
             name: f('string', 8),
             rawData: f('bytes', 9),
+            externalData: f('StringStringEntryProto', 13, true),
+            dataLocation: f('int32', 14),
           },
         },
       },
@@ -85,7 +87,10 @@ export interface TensorMsg {
   name: string;
   dims: number[];
   dataType: number;
-  rawData: Uint8Array;
+  rawData?: Uint8Array;
+  /** location, offset, length of the data in a side file (dataLocation 1 = EXTERNAL). */
+  externalData?: { key: string; value: string }[];
+  dataLocation?: number;
 }
 export interface AttributeMsg {
   name: string;

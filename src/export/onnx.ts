@@ -26,6 +26,8 @@ export interface OnnxExportOptions {
   /** Positions the RoPE tables cover (default: max_position_embeddings, at most 8192). */
   maxPositions?: number;
   onProgress?: ExportProgress;
+  /** Weights in onnx/model.onnx_data (external data format); default: above 1.5 GiB of weights. */
+  externalData?: boolean;
 }
 
 /** W [out, in] → [in, out]. */
@@ -128,12 +130,64 @@ export function encodeGraph(g: GraphBuilder, io: ReturnType<typeof decoderIo>, n
   });
 }
 
+/** Initializer bytes above which the export uses ONNX's external data format (protobuf stops at 2 GiB). */
+export const EXTERNAL_DATA_THRESHOLD = 1.5 * 2 ** 30;
+export const EXTERNAL_DATA_FILE = 'model.onnx_data';
+
+/**
+ * The graph as onnx/model.onnx, with the initializers' bytes inline or, when `external` (default: above
+ * EXTERNAL_DATA_THRESHOLD), in onnx/model.onnx_data (each at an offset aligned to 64 bytes) as the
+ * external data format describes: data_location EXTERNAL and location/offset/length entries.
+ */
+export function encodeGraphFiles(
+  g: GraphBuilder,
+  io: ReturnType<typeof decoderIo>,
+  name: string,
+  external?: boolean,
+): ExportFile[] {
+  const bytes = g.initializers.reduce((a, t) => a + (t.rawData?.byteLength ?? 0), 0);
+  if (!(external ?? bytes > EXTERNAL_DATA_THRESHOLD))
+    return [{ path: 'onnx/model.onnx', bytes: encodeGraph(g, io, name) }];
+  const align = (n: number) => Math.ceil(n / 64) * 64;
+  let size = 0;
+  for (const t of g.initializers) size = align(size) + (t.rawData?.byteLength ?? 0);
+  const data = new Uint8Array(size);
+  let offset = 0;
+  for (const t of g.initializers) {
+    const raw = t.rawData ?? new Uint8Array(0);
+    offset = align(offset);
+    data.set(raw, offset);
+    t.externalData = [
+      { key: 'location', value: EXTERNAL_DATA_FILE },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.byteLength) },
+    ];
+    t.dataLocation = 1;
+    delete t.rawData;
+    offset += raw.byteLength;
+  }
+  return [
+    { path: 'onnx/model.onnx', bytes: encodeGraph(g, io, name) },
+    { path: `onnx/${EXTERNAL_DATA_FILE}`, bytes: data },
+  ];
+}
+
 /** The Llama-family graph (Llama, Qwen2, Qwen3, Mistral) from merged weights by HF name. */
 export function llamaOnnx(
   spec: ModelSpec,
   weights: Record<string, ArrayLike<number>>,
   o: Pick<OnnxExportOptions, 'maxPositions' | 'onProgress'> = {},
 ): Uint8Array {
+  const { g, io, name } = llamaOnnxGraph(spec, weights, o);
+  return encodeGraph(g, io, name);
+}
+
+/** The Llama-family graph before encoding. */
+export function llamaOnnxGraph(
+  spec: ModelSpec,
+  weights: Record<string, ArrayLike<number>>,
+  o: Pick<OnnxExportOptions, 'maxPositions' | 'onProgress'> = {},
+): { g: GraphBuilder; io: ReturnType<typeof decoderIo>; name: string } {
   const g = new GraphBuilder();
   const s = spec;
   const d = s.hiddenSize;
@@ -215,7 +269,7 @@ export function llamaOnnx(
   const head = g.weight('lm_head.weight.T', [d, s.vocabSize], transpose(get(headName), s.vocabSize, d));
   g.op('MatMul', [hf, head], {}, ['logits']);
   o.onProgress?.(s.numLayers, s.numLayers, 'encoding');
-  return encodeGraph(g, decoderIo(s.numLayers, s.numKvHeads, hd, s.vocabSize), `${s.modelType} (lorabook)`);
+  return { g, io: decoderIo(s.numLayers, s.numKvHeads, hd, s.vocabSize), name: `${s.modelType} (lorabook)` };
 }
 
 /** The exported folder: config.json, generation_config.json, tokenizer files and onnx/model.onnx. */
@@ -224,12 +278,12 @@ export function exportOnnx(
   weights: Record<string, ArrayLike<number>>,
   o: OnnxExportOptions,
 ): ExportFile[] {
-  const model = llamaOnnx(spec, weights, o);
+  const { g, io, name } = llamaOnnxGraph(spec, weights, o);
   const enc = new TextEncoder();
   const files: ExportFile[] = [
     jsonFile('config.json', { ...o.config, torch_dtype: 'float32' }),
     jsonFile('generation_config.json', generationConfigOf(spec, o.generationConfig)),
-    { path: 'onnx/model.onnx', bytes: model },
+    ...encodeGraphFiles(g, io, name, o.externalData),
   ];
   for (const [path, c] of Object.entries(o.tokenizerFiles ?? {})) {
     files.push({ path, bytes: typeof c === 'string' ? enc.encode(c) : c });
