@@ -250,3 +250,19 @@ describe('corrupt files', () => {
     });
   });
 });
+
+describe('a Node Buffer as input', () => {
+  it('reads the same tensors as from a plain Uint8Array (Buffer.slice is a view, not a copy)', () => {
+    const bytes = writeSafetensors([
+      { name: 'a', dtype: 'F32', shape: [3], data: Float32Array.of(1, 2, 3) },
+      { name: 'b', dtype: 'F32', shape: [2], data: Float32Array.of(4, 5) },
+    ]);
+    // A Buffer inside a larger pool, as readFileSync can return for small files.
+    const pool = Buffer.alloc(bytes.length + 64, 7);
+    pool.set(bytes, 32);
+    const buf = pool.subarray(32, 32 + bytes.length);
+    const r = new SafetensorsReader(buf);
+    expect(Array.from(r.tensorF32('a'))).toEqual([1, 2, 3]);
+    expect(Array.from(r.tensorF32('b'))).toEqual([4, 5]);
+  });
+});

@@ -47,7 +47,10 @@ export interface ParseOptions {
   fileSize?: number;
 }
 
-const asBytes = (b: Uint8Array | ArrayBuffer): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
+// A plain Uint8Array view even for a Node Buffer, whose slice() is a view rather than a copy (the
+// readers copy tensors with slice()).
+const asBytes = (b: Uint8Array | ArrayBuffer): Uint8Array =>
+  b instanceof Uint8Array ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** N from the first 8 bytes; throws when fewer than 8 bytes or N is absurd. */
