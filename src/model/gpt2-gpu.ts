@@ -20,6 +20,7 @@ import { GPT2_MODULES, gpt2ModuleShape, gpt2TensorNames, type Gpt2Spec } from '.
 import { foldLora, Linear, releaseCache, type LinearCache, type Param } from './linear.ts';
 import type { ModelOptions, TokenBatch } from './llama-gpu.ts';
 import { initLoraA, loraScaling, type LoraConfig, type LoraTarget } from './lora.ts';
+import type { CausalLmModel, MicroStepOptions } from './causal-lm.ts';
 
 export function transposeMatrix(a: ArrayLike<number>, rows: number, cols: number): Float32Array {
   const t = new Float32Array(rows * cols);
@@ -81,7 +82,7 @@ interface Acts {
 
 type Adapters = Record<string, { a: ArrayLike<number>; b: ArrayLike<number> }>;
 
-export class Gpt2Gpu {
+export class Gpt2Gpu implements CausalLmModel {
   readonly blocks: Block[] = [];
   readonly wte: Param;
   readonly wpe: Param;
@@ -421,19 +422,7 @@ export class Gpt2Gpu {
   }
 
   /** One micro-batch: the loss and, with `backward`, gradients accumulated into the trainable params. */
-  async microStep(
-    step: Step,
-    b: TokenBatch,
-    o: {
-      invCount: number;
-      loss: Tensor;
-      accumulateLoss: boolean;
-      backward: boolean;
-      train: boolean;
-      microStep: number;
-      rowLoss?: Tensor;
-    },
-  ): Promise<void> {
+  async microStep(step: Step, b: TokenBatch, o: MicroStepOptions): Promise<void> {
     const gpu = this.gpu;
     const s = this.spec;
     const d = s.hiddenSize;

@@ -22,6 +22,7 @@ import { rope, uploadRopeTable } from '../kernels/rope.ts';
 import { inverseFrequencies, type ModelSpec } from './config.ts';
 import { foldLora, Linear, releaseCache, type LinearCache, type Param } from './linear.ts';
 import { initLoraA, layerLinears, loraScaling, resolveLoraTargets, type LoraConfig } from './lora.ts';
+import type { CausalLmModel, MicroStepOptions } from './causal-lm.ts';
 
 export type TrainMode = 'lora' | 'full';
 
@@ -94,7 +95,7 @@ interface LayerActs {
 
 const LINEAR_KEYS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 
-export class LlamaGpu {
+export class LlamaGpu implements CausalLmModel {
   readonly layers: Layer[] = [];
   readonly embed: Param;
   readonly finalNorm: Param;
@@ -490,19 +491,7 @@ export class LlamaGpu {
    * gradients accumulated into the trainable parameters' grad buffers. `invCount` is 1 / the non-ignored
    * labels of the whole accumulated step. `rowLoss` receives per-token losses when given.
    */
-  async microStep(
-    step: Step,
-    b: TokenBatch,
-    o: {
-      invCount: number;
-      loss: Tensor;
-      accumulateLoss: boolean;
-      backward: boolean;
-      train: boolean;
-      microStep: number;
-      rowLoss?: Tensor;
-    },
-  ): Promise<void> {
+  async microStep(step: Step, b: TokenBatch, o: MicroStepOptions): Promise<void> {
     const gpu = this.gpu;
     const s = this.spec;
     const d = s.hiddenSize;
