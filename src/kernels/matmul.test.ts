@@ -104,6 +104,7 @@ describe('matmul on Dawn', () => {
     shapes.push({ product, m: 67, n: 65, k: 33 });
     shapes.push({ product, m: 68, n: 72, k: 36 });
     shapes.push({ product, m: 128, n: 64, k: 16 });
+    shapes.push({ product, m: 132, n: 136, k: 40 });
     shapes.push({ product, m: 5, n: 130, k: 129, batch: 3 });
     shapes.push({ product, m: 12, n: 20, k: 28, batch: 3 });
   }
