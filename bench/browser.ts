@@ -1,29 +1,17 @@
 // The browser half of `npm run bench`: serves bench/page with Vite (cross-origin isolated, for
 // onnxruntime-web's wasm threads), opens it in Debian's Chromium with WebGPU (SwiftShader on a machine
-// without a GPU) through playwright-core, and asks the page for each peer's records in turn.
+// without a GPU) through playwright-core, and asks the page for each shape's records in turn.
 
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
 import { CHROMIUM_PATH, chromiumArgs } from '../e2e/chromium.ts';
 import type { BenchRecord } from './format.ts';
-import type { BrowserPeer } from './page/main.ts';
-
-export const BROWSER_PEERS: readonly BrowserPeer[] = [
-  'lorabook',
-  'naive',
-  'jax-js',
-  'onnxruntime-web-webgpu',
-  'onnxruntime-web-wasm',
-];
+import { BROWSER_SHAPES } from './shapes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export async function runBrowserPart(
-  peers: readonly BrowserPeer[],
-  reps: number,
-  log: (message: string) => void,
-): Promise<BenchRecord[]> {
+export async function runBrowserPart(reps: number, log: (message: string) => void): Promise<BenchRecord[]> {
   const server = await createServer({
     configFile: false,
     root: ROOT,
@@ -49,8 +37,8 @@ export async function runBrowserPart(
     await page.goto(`${url}bench/page/index.html`);
     await page.waitForFunction(() => typeof window.runBench === 'function', undefined, { timeout: 60_000 });
     const records: BenchRecord[] = [];
-    for (const peer of peers) {
-      records.push(...(await page.evaluate(([p, r]) => window.runBench(p, r), [peer, reps] as const)));
+    for (let i = 0; i < BROWSER_SHAPES.length; i++) {
+      records.push(...(await page.evaluate(([shape, r]) => window.runBench(shape, r), [i, reps] as const)));
     }
     return records;
   } finally {

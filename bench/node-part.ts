@@ -1,17 +1,16 @@
 // The Node half of `npm run bench`: every shape on Dawn (lorabook f32 and f16, the naive kernel,
-// @jax-js/jax on the same adapter) and on the CPU (onnxruntime-node), each verified against the same
-// CPU reference.
+// @jax-js/jax on the same adapter) and on the CPU (onnxruntime-node), measured round-robin and each
+// verified against the same CPU reference.
 
-import { dawnGpu, acquireDawn } from '../companion/dawn.ts';
-import { benchmarkMatmulOn, matmulBenchInputs, matmulReference } from '../src/engine/bench-matmul.ts';
+import { acquireDawn, dawnGpu } from '../companion/dawn.ts';
+import { matmulBenchInputs, matmulReference } from '../src/engine/bench-matmul.ts';
 import { adapterName } from '../src/gpu/capabilities.ts';
-import { failedRecord, OURS, type BenchRecord, type RecordBase } from './format.ts';
-import { engineRecord, matmulName } from './measure.ts';
-import { destroyJaxWebGpu, initJaxWebGpu, JAX_PEER, jaxMatmul } from './peer-jax.ts';
-import { cpuName, ORT_NODE_PEER, ortNodeMatmul } from './peer-ort-node.ts';
-import { shapeKey, type BenchShape } from './shapes.ts';
-
-export const NAIVE_PEER = 'naive';
+import type { BenchRecord } from './format.ts';
+import { interleave, type Peer } from './measure.ts';
+import { destroyJaxWebGpu, initJaxWebGpu, jaxPeer } from './peer-jax.ts';
+import { enginePeer } from './peer-lorabook.ts';
+import { ortNodePeer } from './peer-ort-node.ts';
+import type { BenchShape } from './shapes.ts';
 
 /** The naive floor takes seconds a rep: 3 reps on the LM-head chunk (the run stays under 10 minutes). */
 export function naiveReps(s: BenchShape, reps: number): number {
@@ -33,82 +32,25 @@ export async function runNodePart(
   const gpu = await acquireDawn();
   const adapter = adapterName(gpu.caps);
   exposeDawnAsNavigatorGpu();
-  const jaxReady = initJaxWebGpu().then(
-    () => null,
-    (e: unknown) => e,
-  );
+  const jaxReady = initJaxWebGpu();
+  jaxReady.catch(() => {}); // reported by the jax-js peer of every shape
   const records: BenchRecord[] = [];
-  const attempt = async (base: RecordBase, run: () => Promise<BenchRecord>) => {
-    const t0 = performance.now();
-    try {
-      records.push(await run());
-    } catch (e) {
-      records.push(failedRecord(base, e));
-    }
-    const r = records[records.length - 1];
-    log(
-      `${r.where} ${r.peer} ${r.name} ${r.shape}: ${r.gflops.toFixed(2)} GFLOP/s ${r.verified ? 'verified' : 'FAILED'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-    );
-  };
   try {
     for (const s of shapes) {
-      const { product, m, n, k } = s;
-      const inputs = matmulBenchInputs(m, n, k);
-      const reference = matmulReference(product, m, n, k, inputs.a, inputs.b);
-      const shape = shapeKey(s);
-      const base = (
-        peer: string,
-        where: BenchRecord['where'] = 'node-dawn',
-        dtype: 'f32' | 'f16' = 'f32',
-        adapterText = adapter,
-      ) => ({
-        name: matmulName(s, dtype),
-        where,
-        peer,
-        shape,
-        adapter: adapterText,
-      });
-      const req = { product, m, n, k, reps, warmup: 1 } as const;
-      await attempt(base(OURS), async () =>
-        engineRecord(
-          s,
-          'node-dawn',
-          OURS,
-          await benchmarkMatmulOn(gpu, { ...req, dtype: 'f32', kernel: 'tiled' }, undefined, { reference }),
-        ),
+      const inputs = matmulBenchInputs(s.m, s.n, s.k);
+      const reference = matmulReference(s.product, s.m, s.n, s.k, inputs.a, inputs.b);
+      const peers: Peer[] = [enginePeer(gpu, s, 'node-dawn', 'tiled', 'f32', reps, reference)];
+      // The f16 variant verifies against the reference on f16-rounded inputs, which it computes itself.
+      if (gpu.caps.shaderF16) peers.push(enginePeer(gpu, s, 'node-dawn', 'tiled', 'f16', reps));
+      peers.push(
+        enginePeer(gpu, s, 'node-dawn', 'naive', 'f32', naiveReps(s, reps), reference),
+        jaxPeer(s, inputs, reference, reps, 'node-dawn', adapter, jaxReady),
+        ortNodePeer(s, inputs, reference, reps),
       );
-      if (gpu.caps.shaderF16) {
-        await attempt(base(OURS, 'node-dawn', 'f16'), async () =>
-          engineRecord(
-            s,
-            'node-dawn',
-            OURS,
-            await benchmarkMatmulOn(gpu, { ...req, dtype: 'f16', kernel: 'tiled' }),
-            'f16',
-          ),
-        );
-      }
-      await attempt(base(NAIVE_PEER), async () =>
-        engineRecord(
-          s,
-          'node-dawn',
-          NAIVE_PEER,
-          await benchmarkMatmulOn(gpu, { ...req, reps: naiveReps(s, reps), dtype: 'f32', kernel: 'naive' }, undefined, {
-            reference,
-          }),
-        ),
-      );
-      await attempt(base(JAX_PEER), async () => {
-        const failure = await jaxReady;
-        if (failure) throw failure;
-        return jaxMatmul(s, inputs, reference, reps, 'node-dawn', adapter);
-      });
-      await attempt(base(ORT_NODE_PEER, 'node-cpu', 'f32', `${cpuName()}, CPU EP`), () =>
-        ortNodeMatmul(s, inputs, reference, reps),
-      );
+      records.push(...(await interleave(s, peers, log)));
     }
   } finally {
-    await jaxReady;
+    await jaxReady.catch(() => {});
     destroyJaxWebGpu();
     gpu.destroy();
   }

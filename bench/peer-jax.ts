@@ -4,8 +4,8 @@
 
 import { defaultDevice, getWebGPUDevice, init, jit, numpy as np } from '@jax-js/jax';
 import type { Array as JaxArray } from '@jax-js/jax';
-import type { BenchRecord, Where } from './format.ts';
-import { peerRecord, timeReps, verifyMatmul } from './measure.ts';
+import type { Where } from './format.ts';
+import { recordBase, timed, verifyMatmul, type Peer } from './measure.ts';
 import { storedShapes } from './onnx-matmul.ts';
 import type { BenchShape } from './shapes.ts';
 
@@ -27,32 +27,45 @@ export function destroyJaxWebGpu(): void {
   }
 }
 
-export async function jaxMatmul(
+export function jaxPeer(
   s: BenchShape,
   inputs: { a: Float32Array; b: Float32Array },
-  ref: Float32Array,
+  reference: Float32Array,
   reps: number,
   where: Where,
   adapter: string,
-): Promise<BenchRecord> {
-  const shapes = storedShapes(s.product, s.m, s.n, s.k);
-  const a = np.array(inputs.a, { shape: shapes.a, device: 'webgpu' });
-  const b = np.array(inputs.b, { shape: shapes.b, device: 'webgpu' });
-  const product = s.product;
-  const f = jit((x: JaxArray, y: JaxArray) =>
-    np.matmul(product === 'tn' ? x.transpose() : x, product === 'nt' ? y.transpose() : y),
-  );
-  try {
-    const t = await timeReps(async () => {
-      const c = f(a.ref, b.ref);
-      await c.blockUntilReady();
-      c.dispose();
-    }, reps);
-    const got = (await f(a.ref, b.ref).data()) as Float32Array;
-    return peerRecord(s, where, JAX_PEER, adapter, t, verifyMatmul(got, ref, s.k));
-  } finally {
-    a.dispose();
-    b.dispose();
-    f.dispose();
-  }
+  ready: Promise<void>,
+): Peer {
+  return {
+    base: recordBase(s, where, JAX_PEER, adapter),
+    reps,
+    prepare: async () => {
+      await ready;
+      const shapes = storedShapes(s.product, s.m, s.n, s.k);
+      const a = np.array(inputs.a, { shape: shapes.a, device: 'webgpu' });
+      const b = np.array(inputs.b, { shape: shapes.b, device: 'webgpu' });
+      const product = s.product;
+      const f = jit((x: JaxArray, y: JaxArray) =>
+        np.matmul(product === 'tn' ? x.transpose() : x, product === 'nt' ? y.transpose() : y),
+      );
+      return {
+        rep: () =>
+          timed(async () => {
+            const c = f(a.ref, b.ref);
+            await c.blockUntilReady();
+            c.dispose();
+          }),
+        finish: async () => {
+          try {
+            const got = (await f(a.ref, b.ref).data()) as Float32Array;
+            return verifyMatmul(reference, s.k, got);
+          } finally {
+            a.dispose();
+            b.dispose();
+            f.dispose();
+          }
+        },
+      };
+    },
+  };
 }

@@ -11,7 +11,7 @@
 // block peer, KV-cache decoding against the ONNX export on onnxruntime, and the memory planner and NF4
 // quantization figures. Those records keep the same first fields; `verified` is their own check.
 
-import { runBrowserPart, BROWSER_PEERS } from './browser.ts';
+import { runBrowserPart } from './browser.ts';
 import { benchLine, exitStatus, failures, withRatios, type BenchRecord } from './format.ts';
 import { runNodePart } from './node-part.ts';
 import { SHAPES } from './shapes.ts';
@@ -36,7 +36,7 @@ const print = (part: BenchRecord[]) => {
 };
 
 if (node) print(await runNodePart(SHAPES, reps, log));
-if (browser) print(await runBrowserPart(BROWSER_PEERS, reps, log));
+if (browser) print(await runBrowserPart(reps, log));
 
 let otherFailed = 0;
 if (!args.includes('--matmul-only')) {

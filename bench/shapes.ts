@@ -23,6 +23,9 @@ export const SHAPES: readonly BenchShape[] = [
   { product: 'nt', m: 512, k: 576, n: 8192, what: 'LM-head chunk x·Eᵀ (8192 of 49152 vocab rows)', dawnOnly: true },
 ];
 
+/** The shapes measured in Chromium too. */
+export const BROWSER_SHAPES: readonly BenchShape[] = SHAPES.filter((s) => !s.dawnOnly);
+
 /** "MxKxN", the form every JSON line uses. */
 export function shapeKey(s: { m: number; k: number; n: number }): string {
   return `${s.m}x${s.k}x${s.n}`;
