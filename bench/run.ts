@@ -2,7 +2,7 @@
 // line per figure on stdout (progress on stderr). Node on Dawn first, then Chromium. Exits non-zero if
 // any result failed verification against the CPU reference.
 //   --node-only / --browser-only   run one half of the matmul figures
-//   --reps=N                       timed reps per figure (default 5, after one warm-up; the naive
+//   --reps=N                       timed reps per figure (default 7, after one warm-up; the naive
 //                                  floor gets at most 3 on the LM-head chunk and in Chromium)
 //   --matmul-only                  skip the training, decoding and planner figures
 //   --no-matmul                    only those
@@ -22,7 +22,7 @@ import { trainBlockRecords } from './train-block.ts';
 import { trainEngineRecords } from './train-engine.ts';
 
 const args = process.argv.slice(2);
-const reps = Number(args.find((a) => a.startsWith('--reps='))?.slice('--reps='.length) ?? 5);
+const reps = Number(args.find((a) => a.startsWith('--reps='))?.slice('--reps='.length) ?? 7);
 const matmul = !args.includes('--no-matmul');
 const node = matmul && !args.includes('--browser-only');
 const browser = matmul && !args.includes('--node-only');
