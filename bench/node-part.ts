@@ -7,7 +7,7 @@ import { matmulBenchInputs, matmulReference } from '../src/engine/bench-matmul.t
 import { adapterName } from '../src/gpu/capabilities.ts';
 import type { BenchRecord } from './format.ts';
 import { interleave, type Peer } from './measure.ts';
-import { destroyJaxWebGpu, initJaxWebGpu, jaxPeer } from './peer-jax.ts';
+import { initJaxWebGpu, jaxPeer } from './peer-jax.ts';
 import { enginePeer } from './peer-lorabook.ts';
 import { ortNodePeer } from './peer-ort-node.ts';
 import type { BenchShape } from './shapes.ts';
@@ -50,8 +50,8 @@ export async function runNodePart(
       records.push(...(await interleave(s, peers, log)));
     }
   } finally {
+    // jax-js's device is the process's (later benchmarks use jax-js too): run.ts exits explicitly.
     await jaxReady.catch(() => {});
-    destroyJaxWebGpu();
     gpu.destroy();
   }
   return records;

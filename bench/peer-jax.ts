@@ -2,7 +2,7 @@
 // product is one jit-compiled np.matmul whose transposes jax-js folds into the kernel's indexing.
 // Inputs live on the GPU; a rep ends when blockUntilReady has seen the result (a read after the work).
 
-import { defaultDevice, getWebGPUDevice, init, jit, numpy as np } from '@jax-js/jax';
+import { defaultDevice, init, jit, numpy as np } from '@jax-js/jax';
 import type { Array as JaxArray } from '@jax-js/jax';
 import type { Where } from './format.ts';
 import { recordBase, timed, verifyMatmul, type Peer } from './measure.ts';
@@ -16,15 +16,6 @@ export async function initJaxWebGpu(): Promise<void> {
   const devices = await init('webgpu');
   if (!devices.includes('webgpu')) throw new Error('jax-js found no WebGPU adapter');
   defaultDevice('webgpu');
-}
-
-/** Destroys jax-js's WebGPU device (a Dawn process exits cleanly only once its devices are gone). */
-export function destroyJaxWebGpu(): void {
-  try {
-    getWebGPUDevice().destroy();
-  } catch {
-    // jax-js never created one.
-  }
 }
 
 export function jaxPeer(
