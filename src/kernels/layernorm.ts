@@ -11,15 +11,9 @@ import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
 import { rowGrid } from './grid.ts';
 import { reduceColumns } from './reduce.ts';
+import { treeSumWgsl } from './workgroup-tree.ts';
 
 const WG = 64;
-
-const reduce = (names: string[]) => `
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { ${names.map((n) => `${n}[t] += ${n}[t + s];`).join(' ')} }
-    workgroupBarrier();
-  }`;
 
 export function layernormForwardWgsl(): string {
   return /* wgsl */ `
@@ -40,13 +34,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var acc = 0.0;
   for (var i = t; i < p.d; i += ${WG}u) { acc += X[base + i]; }
   part[t] = acc;
-  ${reduce(['part'])}
+  ${treeSumWgsl(WG, 'part')}
   let mean = part[0] / f32(p.d);
   workgroupBarrier();
   acc = 0.0;
   for (var i = t; i < p.d; i += ${WG}u) { let c = X[base + i] - mean; acc += c * c; }
   part[t] = acc;
-  ${reduce(['part'])}
+  ${treeSumWgsl(WG, 'part')}
   let rstd = inverseSqrt(part[0] / f32(p.d) + p.eps);
   for (var i = t; i < p.d; i += ${WG}u) { Y[base + i] = W[i] * ((X[base + i] - mean) * rstd) + B[i]; }
   if (t == 0u) { Mean[row] = mean; Rstd[row] = rstd; }
@@ -83,7 +77,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   }
   sg[t] = a;
   sgx[t] = c;
-  ${reduce(['sg', 'sgx'])}
+  ${treeSumWgsl(WG, 'sg', 'sgx')}
   let mg = sg[0] / f32(p.d);
   let mgx = sgx[0] / f32(p.d);
   for (var i = t; i < p.d; i += ${WG}u) {

@@ -14,15 +14,9 @@ import { numel, type Tensor } from '../gpu/tensor.ts';
 import { matmul } from './matmul.ts';
 import { reduceRows } from './reduce.ts';
 import { rowGrid } from './grid.ts';
+import { treeReduceWgsl, treeSumWgsl } from './workgroup-tree.ts';
 
 const WG = 64;
-
-const TREE = (op: string) => `
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { red[t] = ${op}; }
-    workgroupBarrier();
-  }`;
 
 /** Merges one chunk of logits into the per-row running (max, Σexp, target logit) in Stats [N, 4]. */
 export function ceStatsWgsl(): string {
@@ -41,13 +35,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var m = -3.0e38;
   for (var j = t; j < p.cols; j += ${WG}u) { m = max(m, Z[base + j]); }
   red[t] = m;
-  ${TREE('max(red[t], red[t + s])')}
+  ${treeReduceWgsl(WG, 'red[t] = max(red[t], red[t + s]);')}
   let mc = red[0];
   workgroupBarrier();
   var acc = 0.0;
   for (var j = t; j < p.cols; j += ${WG}u) { acc += exp(Z[base + j] - mc); }
   red[t] = acc;
-  ${TREE('red[t] + red[t + s]')}
+  ${treeSumWgsl(WG, 'red')}
   if (t == 0u) {
     let sc = red[0];
     let o = row * 4u;

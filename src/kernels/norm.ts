@@ -11,15 +11,9 @@ import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
 import { reduceColumns } from './reduce.ts';
 import { rowGrid } from './grid.ts';
+import { treeSumWgsl } from './workgroup-tree.ts';
 
 const WG = 64;
-
-const treeReduce = (name: string) => `
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { ${name}[t] += ${name}[t + s]; }
-    workgroupBarrier();
-  }`;
 
 export function rmsnormForwardWgsl(): string {
   return /* wgsl */ `
@@ -38,7 +32,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var acc = 0.0;
   for (var i = t; i < p.d; i += ${WG}u) { let v = X[base + i]; acc += v * v; }
   part[t] = acc;
-  ${treeReduce('part')}
+  ${treeSumWgsl(WG, 'part')}
   let rstd = inverseSqrt(part[0] / f32(p.d) + p.eps);
   for (var i = t; i < p.d; i += ${WG}u) { Y[base + i] = W[i] * (X[base + i] * rstd); }
   if (t == 0u) { Rstd[row] = rstd; }
@@ -66,7 +60,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var acc = 0.0;
   for (var i = t; i < p.d; i += ${WG}u) { acc += DY[base + i] * W[i] * X[base + i]; }
   part[t] = acc;
-  ${treeReduce('part')}
+  ${treeSumWgsl(WG, 'part')}
   let mean = part[0] * rstd / f32(p.d);
   for (var i = t; i < p.d; i += ${WG}u) {
     let xh = X[base + i] * rstd;

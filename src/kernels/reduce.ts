@@ -6,6 +6,7 @@
 
 import type { Step } from '../gpu/step.ts';
 import { numel, type Tensor } from '../gpu/tensor.ts';
+import { treeSumWgsl } from './workgroup-tree.ts';
 
 const WG = 256;
 const ITEMS = 16;
@@ -30,11 +31,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     acc += ${squares ? 'v * v' : 'v'};
   }
   part[t] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { part[t] += part[t + s]; }
-    workgroupBarrier();
-  }
+  ${treeSumWgsl(WG, 'part')}
   if (t == 0u) { Out[row * p.chunks + chunk] = part[0]; }
 }
 `;
