@@ -85,3 +85,28 @@ describe('prepareDataset', () => {
     );
   });
 });
+
+describe('prepareDataset limitRows', () => {
+  const rows = Array.from({ length: 50 }, (_, i) =>
+    JSON.stringify({ text: `row number ${i}`, label: i % 2 ? 'a' : 'b' }),
+  );
+  const jsonl = rows.join('\n') + '\n';
+  const kept = async (seed: number, limitRows: number) => {
+    const p = await prepareDataset(jsonl, tok, { file: 'rows.jsonl', seed, limitRows, fractions: [1, 0, 0] });
+    return p.splits.train.map((t) => t.row).sort((a, b) => a - b);
+  };
+
+  it('keeps a seeded subset of the rows (not the first ones), the same for the same seed', async () => {
+    const a = await kept(3, 12);
+    expect(a).toHaveLength(12);
+    expect(a).not.toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(await kept(3, 12)).toEqual(a);
+    expect(await kept(4, 12)).not.toEqual(a);
+    expect(new Set(a).size).toBe(12);
+  });
+
+  it('keeps every row when the limit is 0 or above the row count', async () => {
+    expect(await kept(3, 0)).toHaveLength(50);
+    expect(await kept(3, 80)).toHaveLength(50);
+  });
+});

@@ -10,6 +10,7 @@ import { cleanExamples, type CleanOptions, type CleaningReport } from './clean.t
 import type { DataSource } from './lines.ts';
 import { readDataset, type BadRowPolicy, type DatasetFormat } from './read.ts';
 import { toExamples, type Example, type FieldMap, type ShapeName } from './shapes.ts';
+import { permutation, STREAM } from './shuffle.ts';
 import { splitItems, type SplitName, type Splits } from './split.ts';
 import { templateUsed, type TemplateUsed } from './templates.ts';
 import { tokenizeExamples, type TokenizeOptions, type TokenizedExample } from './tokenize.ts';
@@ -30,6 +31,8 @@ export interface PrepareOptions extends Omit<TokenizeOptions, 'file' | 'badRows'
   fractions?: readonly [number, number, number];
   /** Stratify by label (default: on for classification data). */
   stratify?: boolean;
+  /** Keep a seeded random subset of this many rows, in file order, before cleaning (0 or absent = all). */
+  limitRows?: number;
   onProgress?: (done: number, total: number | null) => void;
   signal?: AbortSignal;
 }
@@ -60,6 +63,10 @@ export async function prepareDataset(
   opts: PrepareOptions,
 ): Promise<PreparedDataset> {
   const read = await readDataset(source, opts);
+  if (opts.limitRows && opts.limitRows > 0 && read.records.length > opts.limitRows) {
+    const keep = permutation(read.records.length, opts.seed, STREAM.subset).slice(0, opts.limitRows).sort();
+    read.records = Array.from(keep, (i) => read.records[i]);
+  }
   const rowWord = read.format === 'json' ? 'element' : 'line';
   const shaped = toExamples(read.records, { ...opts, rowWord });
   const { examples: cleaned, report } = cleanExamples(shaped.examples, opts.clean);

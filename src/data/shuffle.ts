@@ -6,7 +6,7 @@
 import { philox4x32 } from '../reference/random.ts';
 
 /** What a permutation is for; different purposes never share random numbers. */
-export const STREAM = { split: 0x5e11, epoch: 0xe90c } as const;
+export const STREAM = { split: 0x5e11, epoch: 0xe90c, subset: 0x5b5e } as const;
 
 /** The Philox key of a seed (any non-negative integer up to 2^53). */
 export function seedKey(seed: number): [number, number] {
