@@ -180,6 +180,56 @@ export class TokenizerLoadError extends LorabookError {
   }
 }
 
+export type ShareLinkReason = 'truncated' | 'corrupt' | 'too-large' | 'invalid' | 'version';
+
+/**
+ * A share link's fragment that cannot be opened: cut short ('truncated'), damaged or tampered
+ * ('corrupt'), over the size limits ('too-large'), a field of the wrong type or out of range ('invalid',
+ * `path` names it, e.g. "cells[3].config.lr"), or from another format version ('version').
+ */
+export class ShareLinkError extends LorabookError {
+  readonly kind = 'ShareLinkError';
+  constructor(
+    message: string,
+    readonly reason: ShareLinkReason,
+    readonly path: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ShareLinkError';
+  }
+  override fields(): ErrorFields {
+    return { reason: this.reason, path: this.path };
+  }
+}
+
+/**
+ * Data fetched by URL whose content does not match the SHA-256 it was shared with ('mismatch'), or that
+ * could not be fetched ('http' with `status`, 'network'), or is larger than allowed ('too-large').
+ */
+export class VerifiedFetchError extends LorabookError {
+  readonly kind = 'VerifiedFetchError';
+  constructor(
+    message: string,
+    readonly reason: 'mismatch' | 'http' | 'network' | 'too-large',
+    readonly url: string,
+    readonly expectedSha256: string,
+    readonly actualSha256: string | null = null,
+    readonly status: number = 0,
+  ) {
+    super(message);
+    this.name = 'VerifiedFetchError';
+  }
+  override fields(): ErrorFields {
+    return {
+      reason: this.reason,
+      url: this.url,
+      expectedSha256: this.expectedSha256,
+      actualSha256: this.actualSha256,
+      status: this.status,
+    };
+  }
+}
+
 /** The wire form of any error. */
 export interface SerializedError {
   kind: string;
@@ -206,6 +256,17 @@ const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
   SafetensorsError: (m, f) =>
     new SafetensorsError(m, str(f, 'file'), str(f, 'reason'), f.tensor === null ? null : str(f, 'tensor')),
   HubError: (m, f) => new HubError(m, str(f, 'reason'), str(f, 'url'), num(f, 'status')),
+  ShareLinkError: (m, f) =>
+    new ShareLinkError(m, str(f, 'reason') as ShareLinkReason, f.path === null ? null : str(f, 'path')),
+  VerifiedFetchError: (m, f) =>
+    new VerifiedFetchError(
+      m,
+      str(f, 'reason') as VerifiedFetchError['reason'],
+      str(f, 'url'),
+      str(f, 'expectedSha256'),
+      f.actualSha256 === null ? null : str(f, 'actualSha256'),
+      num(f, 'status'),
+    ),
 };
 
 export function serializeError(e: unknown): SerializedError {
