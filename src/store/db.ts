@@ -8,12 +8,19 @@
 //   manifests   entry → the manifest of a cached model (written last: no manifest, no entry)
 //   refs        "repo@revision" → the commit sha it last resolved to (offline loads)
 //   datasets, notebooks, runs, checkpoints: keyed by id, for the data, notebook and trainer layers
+//
+// Version 2:
+//   checkpointChunks  [runId, kind, writeId, tensor, part] → bytes: the pieces of checkpoint tensors (their
+//                     own store, so the weight cache's sweep of pieces without a model manifest never
+//                     touches them, and a run's pieces are one key range); the `checkpoints` store holds
+//                     their manifests (CheckpointRecord)
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { CheckpointRecord } from './checkpoint-manifest.ts';
 import type { WeightManifest } from './manifest.ts';
 
 export const DB_NAME = 'lorabook';
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 export interface ChunkRecord {
   bytes: ArrayBuffer;
@@ -33,7 +40,8 @@ export interface LorabookSchema extends DBSchema {
   datasets: { key: string; value: { id: string } & Record<string, unknown> };
   notebooks: { key: string; value: { id: string } & Record<string, unknown> };
   runs: { key: string; value: { id: string } & Record<string, unknown> };
-  checkpoints: { key: string; value: { id: string } & Record<string, unknown> };
+  checkpoints: { key: string; value: CheckpointRecord };
+  checkpointChunks: { key: [string, string, string, number, number]; value: ChunkRecord };
 }
 
 export type LorabookDb = IDBPDatabase<LorabookSchema>;
@@ -54,6 +62,7 @@ export function openLorabookDb(name = DB_NAME): Promise<LorabookDb> {
             db.createObjectStore(s, { keyPath: 'id' });
           }
         }
+        if (oldVersion < 2) db.createObjectStore('checkpointChunks');
       },
       // Another tab opens a newer version: let it upgrade, reopen on the next call.
       blocking() {

@@ -18,14 +18,31 @@ export function defaultStorage(): StorageLike | null {
 
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
 
+/** What a quota message talks about: the thing to store, and what the user could delete instead. */
+export interface QuotaWording {
+  /** 'The model', 'The checkpoint' */
+  subject: string;
+  /** 'cached models', 'checkpoints of other runs' */
+  freeable: string;
+  /** Said when there is nothing listed to free. */
+  otherwise: string;
+}
+
+const MODEL_WORDING: QuotaWording = {
+  subject: 'The model',
+  freeable: 'cached models',
+  otherwise: 'Free space in the browser (site data) or pick a smaller model or storage type.',
+};
+
 /**
  * Throws QuotaExceeded when `neededBytes` does not fit in what the origin may still use. `freeable`
- * lists cached entries (name and size) the user could delete; the message names the largest.
+ * lists stored entries (name and size) the user could delete; the message names the largest.
  */
 export async function checkQuota(
   neededBytes: number,
   storage: StorageLike | null = defaultStorage(),
   freeable: { name: string; bytes: number }[] = [],
+  wording: QuotaWording = MODEL_WORDING,
 ): Promise<{ usage: number; quota: number } | null> {
   if (!storage) return null;
   const { usage = 0, quota = Infinity } = await storage.estimate();
@@ -33,10 +50,10 @@ export async function checkQuota(
   if (neededBytes > available) {
     const biggest = [...freeable].sort((a, b) => b.bytes - a.bytes).slice(0, 3);
     const hint = biggest.length
-      ? ` Delete cached models to make room: ${biggest.map((f) => `${f.name} (${mb(f.bytes)})`).join(', ')}.`
-      : ' Free space in the browser (site data) or pick a smaller model or storage type.';
+      ? ` Delete ${wording.freeable} to make room: ${biggest.map((f) => `${f.name} (${mb(f.bytes)})`).join(', ')}.`
+      : ` ${wording.otherwise}`;
     throw new QuotaExceeded(
-      `The model needs ${mb(neededBytes)} of browser storage but only ${mb(available)} is available.${hint}`,
+      `${wording.subject} needs ${mb(neededBytes)} of browser storage but only ${mb(available)} is available.${hint}`,
       neededBytes,
       available,
     );

@@ -15,14 +15,10 @@ import {
   type TensorManifest,
   type WeightManifest,
 } from './manifest.ts';
+import { pieceProblem, sha256Hex, splitPieces } from './pieces.ts';
 import { toQuotaError } from './quota.ts';
 
 export const PART_BYTES = 8 * 1024 * 1024;
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
@@ -95,9 +91,8 @@ export class CacheWriter {
 
   private async putParts(name: string, segments: Uint8Array[]): Promise<PartRecord[]> {
     const parts: PartRecord[] = [];
-    const pieces: Uint8Array[] = [];
-    for (const s of segments) for (let o = 0; o < s.length; o += PART_BYTES) pieces.push(s.subarray(o, o + PART_BYTES));
-    const hashes = await Promise.all(pieces.map(sha256));
+    const pieces = splitPieces(segments, PART_BYTES);
+    const hashes = await Promise.all(pieces.map(sha256Hex));
     try {
       const tx = this.db.transaction('chunks', 'readwrite');
       pieces.forEach((p, i) => {
@@ -201,11 +196,9 @@ export class WeightCache {
     let at = 0;
     for (let i = 0; i < parts.length; i++) {
       const rec = await this.db.get('chunks', [key, name, i]);
-      if (!rec) return `piece ${i} of ${name} is missing`;
-      const bytes = new Uint8Array(rec.bytes);
-      if (bytes.length !== parts[i].bytes)
-        return `piece ${i} of ${name} has ${bytes.length} bytes, not ${parts[i].bytes}`;
-      if ((await sha256(bytes)) !== parts[i].sha256) return `piece ${i} of ${name} does not match its SHA-256`;
+      const bytes = rec && new Uint8Array(rec.bytes);
+      const problem = await pieceProblem(`piece ${i} of ${name}`, bytes, parts[i]);
+      if (problem || !bytes) return problem;
       while (seg < sizes.length && at === sizes[seg]) {
         seg++;
         at = 0;
