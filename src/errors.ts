@@ -230,6 +230,28 @@ export class VerifiedFetchError extends LorabookError {
   }
 }
 
+export type AdapterImportReason = 'missing-file' | 'bad-config' | 'missing-key' | 'unexpected-key' | 'shape' | 'dtype';
+
+/**
+ * A PEFT adapter folder that cannot be imported: `file` (adapter_config.json, adapter_model.safetensors),
+ * `reason`, and `key`, the config field or tensor key at fault (null when the whole file is).
+ */
+export class AdapterImportError extends LorabookError {
+  readonly kind = 'AdapterImportError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly reason: AdapterImportReason,
+    readonly key: string | null = null,
+  ) {
+    super(message);
+    this.name = 'AdapterImportError';
+  }
+  override fields(): ErrorFields {
+    return { file: this.file, reason: this.reason, key: this.key };
+  }
+}
+
 /** The wire form of any error. */
 export interface SerializedError {
   kind: string;
@@ -258,6 +280,13 @@ const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
   HubError: (m, f) => new HubError(m, str(f, 'reason'), str(f, 'url'), num(f, 'status')),
   ShareLinkError: (m, f) =>
     new ShareLinkError(m, str(f, 'reason') as ShareLinkReason, f.path === null ? null : str(f, 'path')),
+  AdapterImportError: (m, f) =>
+    new AdapterImportError(
+      m,
+      str(f, 'file'),
+      str(f, 'reason') as AdapterImportReason,
+      f.key === null ? null : str(f, 'key'),
+    ),
   VerifiedFetchError: (m, f) =>
     new VerifiedFetchError(
       m,
