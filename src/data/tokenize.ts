@@ -24,6 +24,13 @@ export interface TokenizedExample {
   ids: Uint32Array;
   /** 1 where the token is a loss target, 0 where it is masked. */
   trained: Uint8Array;
+  /** Classification rows: the label (evaluation scores the label strings after the prompt). */
+  label?: string;
+  /**
+   * Prompt/completion, alpaca and classification rows in the raw style: the token range [start, end) of
+   * the completion text (EOS excluded); tokens before `start` are the prompt.
+   */
+  completion?: [number, number];
 }
 
 interface Tokens {
@@ -107,15 +114,84 @@ export function tokenizePieces(pieces: readonly Piece[], tok: TextTokenizer): To
 }
 
 export function tokenizeExample(e: Example, tok: TextTokenizer, opts: TemplateOptions = {}): TokenizedExample {
-  const { ids, trained } = tokenizePieces(examplePieces(e, tok, opts), tok);
-  return { row: e.row, ids: Uint32Array.from(ids), trained: Uint8Array.from(trained) };
+  const { ids, trained, roles } = tokenizePieces(examplePieces(e, tok, opts), tok);
+  const t: TokenizedExample = { row: e.row, ids: Uint32Array.from(ids), trained: Uint8Array.from(trained) };
+  if (e.kind === 'classification') t.label = e.label;
+  const start = roles.indexOf('completion');
+  if (start >= 0) t.completion = [start, roles.lastIndexOf('completion') + 1];
+  return t;
+}
+
+/** The free-text field that 'truncate-prompt' may shorten, per shape (null: the row has no prompt to cut). */
+function promptField(e: Example): { get: string; set: (text: string) => Example } | null {
+  switch (e.kind) {
+    case 'classification':
+      return { get: e.text, set: (text) => ({ ...e, text }) };
+    case 'prompt-completion':
+      return { get: e.prompt, set: (prompt) => ({ ...e, prompt }) };
+    case 'alpaca':
+      return e.input.trim() !== ''
+        ? { get: e.input, set: (input) => ({ ...e, input }) }
+        : { get: e.instruction, set: (instruction) => ({ ...e, instruction }) };
+    default:
+      return null;
+  }
+}
+
+/** Cut at a UTF-16 index without splitting a surrogate pair. */
+function cutAt(s: string, n: number): string {
+  const c = s.charCodeAt(n - 1);
+  return s.slice(0, c >= 0xd800 && c <= 0xdbff ? n - 1 : n);
+}
+
+/**
+ * 'truncate-prompt': the longest head of the prompt's free text (the email, the prompt, the alpaca input)
+ * with which the whole example fits in maxLength tokens, the template around it (e.g. the trailing
+ * "\nLabel:") and the completion kept whole. The text is cut, then tokenized again, so the ids are the
+ * ones a tokenizer gives for the cut text. Null when even an empty prompt text does not fit.
+ */
+function truncatePrompt(
+  e: Example,
+  tok: TextTokenizer,
+  opts: TemplateOptions,
+  maxLength: number,
+  first: TokenizedExample,
+): TokenizedExample | null {
+  const field = promptField(e);
+  if (!field) return null;
+  const text = field.get;
+  const at = (n: number) => tokenizeExample(field.set(cutAt(text, n)), tok, opts);
+  const empty = at(0);
+  if (empty.ids.length > maxLength) return null;
+  // Bracket: `lo` chars fit, `hi` chars do not. Start from a proportional guess, then bisect.
+  let lo = 0;
+  let fit = empty;
+  let hi = text.length;
+  const guess = Math.floor(text.length * Math.max(0, 1 - (first.ids.length - maxLength) / first.ids.length));
+  if (guess > 0) {
+    const g = at(guess);
+    if (g.ids.length <= maxLength) [lo, fit] = [guess, g];
+    else hi = guess;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    const m = at(mid);
+    if (m.ids.length <= maxLength) [lo, fit] = [mid, m];
+    else hi = mid;
+  }
+  return fit;
 }
 
 export interface TokenizeOptions extends TemplateOptions {
   /** Token budget per example. */
   maxLength?: number;
-  /** What to do with an example over the budget: drop it (default) or keep its first maxLength tokens. */
-  overLength?: 'drop' | 'truncate';
+  /**
+   * What to do with an example over the budget: drop it (default), keep its first maxLength tokens
+   * ('truncate'), or shorten the prompt's text from its end so that the completion stays whole
+   * ('truncate-prompt': long emails to classify; rows without a prompt text, or whose completion alone
+   * is over the budget, are dropped and counted in `droppedOverBudget`).
+   */
+  overLength?: 'drop' | 'truncate' | 'truncate-prompt';
   /** For error messages. */
   file?: string;
   rowWord?: 'line' | 'element';
@@ -126,6 +202,8 @@ export interface TokenizeResult {
   examples: TokenizedExample[];
   /** Rows the chat template could not render or map back (per-row DatasetErrors). */
   errors: DatasetError[];
+  /** Rows over the budget that were dropped (all of them with 'drop'; with 'truncate-prompt', those it could not cut to fit). */
+  droppedOverBudget: number;
 }
 
 /**
@@ -140,6 +218,7 @@ export function tokenizeExamples(
 ): TokenizeResult {
   const out: TokenizedExample[] = [];
   const errors: DatasetError[] = [];
+  let droppedOverBudget = 0;
   const file = opts.file ?? 'dataset';
   for (const e of examples) {
     let t: TokenizedExample;
@@ -165,8 +244,18 @@ export function tokenizeExamples(
     }
     if (opts.maxLength !== undefined && t.ids.length > opts.maxLength) {
       if (report) noteIn(report.overBudget, { row: e.row, preview: previewOf(e), tokens: t.ids.length });
-      if ((opts.overLength ?? 'drop') === 'drop') continue;
-      t = { row: t.row, ids: t.ids.slice(0, opts.maxLength), trained: t.trained.slice(0, opts.maxLength) };
+      const how = opts.overLength ?? 'drop';
+      const cut =
+        how === 'truncate'
+          ? truncateTokens(t, opts.maxLength)
+          : how === 'truncate-prompt'
+            ? truncatePrompt(e, tok, opts, opts.maxLength, t)
+            : null;
+      if (!cut) {
+        droppedOverBudget++;
+        continue;
+      }
+      t = cut;
     }
     if (!t.trained.some((x) => x === 1)) {
       if (report) noteIn(report.nothingToTrain, { row: e.row, preview: previewOf(e), tokens: t.ids.length });
@@ -175,7 +264,16 @@ export function tokenizeExamples(
     out.push(t);
   }
   if (report) report.kept = out.length;
-  return { examples: out, errors };
+  return { examples: out, errors, droppedOverBudget };
+}
+
+/** 'truncate': the first maxLength tokens (a completion range is clipped, or forgotten when cut away). */
+function truncateTokens(t: TokenizedExample, maxLength: number): TokenizedExample {
+  const out: TokenizedExample = { row: t.row, ids: t.ids.slice(0, maxLength), trained: t.trained.slice(0, maxLength) };
+  if (t.label !== undefined) out.label = t.label;
+  if (t.completion && t.completion[0] < maxLength)
+    out.completion = [t.completion[0], Math.min(t.completion[1], maxLength)];
+  return out;
 }
 
 export interface TokenViewRow {
