@@ -84,9 +84,25 @@ export interface StoredRun {
   updatedAt: number;
 }
 
-export type RunEventSink = (
-  event: RunEvent | { type: 'progress'; task: string; done: number; total: number; unit: string },
-) => void;
+/** Progress of a long operation (download, conversion, tokenization, export). */
+export interface ProgressEvent {
+  type: 'progress';
+  task: string;
+  done: number;
+  total: number;
+  unit: string;
+}
+
+/** The text generated so far for one prompt of a comparison, by the base or the tuned model. */
+export interface CompareTokenEvent {
+  type: 'compare-token';
+  runId: string;
+  prompt: number;
+  which: 'base' | 'tuned';
+  text: string;
+}
+
+export type RunEventSink = (event: RunEvent | ProgressEvent | CompareTokenEvent) => void;
 
 export interface RunApi {
   loadModel(request: LoadModelRequest, onEvent?: RunEventSink): Promise<ModelInfo>;
