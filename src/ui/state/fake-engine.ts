@@ -1,0 +1,157 @@
+// A fake engine for the notebook's state tests: answers the run API with plain data and emits the events
+// a real run would (steps, evaluations, early stopping), recording every call. No GPU.
+
+import type {
+  CompareRequest,
+  LoadDatasetRequest,
+  LoadModelRequest,
+  RunEventSink,
+  StartRunRequest,
+  StoredRun,
+} from '../../engine/run-api.ts';
+import type { EvalMetrics, RunSummary } from '../../train/run-types.ts';
+import type { NotebookEngine } from './engine-handle.ts';
+
+export interface FakeEngineOptions {
+  losses?: number[];
+  stored?: StoredRun[];
+  failDataset?: Error;
+  earlyStopAt?: number;
+}
+
+export interface FakeEngine {
+  engine: NotebookEngine;
+  calls: string[];
+  requests: {
+    model: LoadModelRequest[];
+    dataset: LoadDatasetRequest[];
+    run: StartRunRequest[];
+    compare: CompareRequest[];
+  };
+  /** Resolves a startRun that waits (after `holdRun()`). */
+  release: () => void;
+  holdRun: () => void;
+}
+
+const evalAt = (step: number, loss: number, split: 'validation' | 'test', accuracy?: number): EvalMetrics => ({
+  split,
+  step,
+  examples: 10,
+  tokens: 100,
+  loss,
+  perplexity: Math.exp(loss),
+  accuracy,
+  majorityBaseline: accuracy === undefined ? undefined : 0.6,
+});
+
+export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
+  const losses = opts.losses ?? [3, 2.5, 2, 1.5];
+  const calls: string[] = [];
+  const requests: FakeEngine['requests'] = { model: [], dataset: [], run: [], compare: [] };
+  let hold = false;
+  let release = () => {};
+  const engine = {
+    async loadModel(req: LoadModelRequest, onEvent?: RunEventSink) {
+      calls.push('loadModel');
+      requests.model.push(req);
+      onEvent?.({ type: 'progress', task: 'download', done: 1, total: 2, unit: 'bytes' });
+      return {
+        modelId: 'm1',
+        name: 'lorabook-tiny',
+        architecture: 'LlamaForCausalLM',
+        resolvedRevision: 'abc',
+        parameters: 900_000,
+        layers: 4,
+        hiddenSize: 128,
+        vocabSize: 1024,
+        maxPositions: 128,
+        fit: { fits: true, plan: {}, problems: [], suggestions: [] },
+      };
+    },
+    async loadDataset(req: LoadDatasetRequest) {
+      calls.push('loadDataset');
+      requests.dataset.push(req);
+      if (opts.failDataset) throw opts.failDataset;
+      return { datasetId: 'd1', sha256: '00' } as never;
+    },
+    async startRun(req: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary> {
+      calls.push(`startRun${req.resume ? ' resume' : ''}`);
+      requests.run.push(req);
+      onEvent?.({ type: 'run-state', runId: req.runId, state: 'running' });
+      const first = req.resume ? (opts.stored?.find((s) => s.runId === req.runId)?.step ?? 0) : 0;
+      for (let i = first; i < losses.length; i++) {
+        const step = i + 1;
+        onEvent?.({
+          type: 'train-step',
+          runId: req.runId,
+          metrics: {
+            step,
+            epoch: 0,
+            loss: losses[i],
+            lr: 1e-3,
+            gradNorm: 1,
+            tokens: 10,
+            tokensPerSec: 100,
+            elapsedMs: step,
+            etaMs: 0,
+            totalSteps: losses.length,
+          },
+        });
+        if (step % 2 === 0)
+          onEvent?.({ type: 'eval', runId: req.runId, metrics: evalAt(step, losses[i] + 0.1, 'validation') });
+        if (opts.earlyStopAt === step) {
+          onEvent?.({ type: 'early-stop', runId: req.runId, step, bestStep: step - 1 });
+          onEvent?.({ type: 'restored-best', runId: req.runId, bestStep: step - 1 });
+          break;
+        }
+        if (hold && step === 1) await new Promise<void>((r) => (release = r));
+      }
+      onEvent?.({ type: 'run-state', runId: req.runId, state: 'done' });
+      return {
+        runId: req.runId,
+        stoppedBy: opts.earlyStopAt ? 'early-stopping' : 'steps',
+        steps: losses.length,
+        bestStep: opts.earlyStopAt ? opts.earlyStopAt - 1 : null,
+        bestValidationLoss: null,
+        restoredBest: Boolean(opts.earlyStopAt),
+        trainable: { trainable: 100, total: 1000, share: 0.1 },
+        test: { base: evalAt(0, 3, 'test', 0.6), tuned: evalAt(4, 1.5, 'test', 0.9) },
+      };
+    },
+    async pauseRun() {
+      calls.push('pauseRun');
+      return 'paused' as const;
+    },
+    async resumeRun() {
+      calls.push('resumeRun');
+      return 'running' as const;
+    },
+    async stopRun() {
+      calls.push('stopRun');
+      release();
+      return 'stopping' as const;
+    },
+    async compare(req: CompareRequest) {
+      calls.push('compare');
+      requests.compare.push(req);
+      return req.prompts.map((prompt) => ({ prompt, base: `${prompt} base`, tuned: `${prompt} tuned` }));
+    },
+    async exportRun(_runId: string, kind: string) {
+      calls.push(`export ${kind}`);
+      return [{ path: `${kind}.bin`, bytes: new Uint8Array([1, 2, 3]) }];
+    },
+    async storedRuns() {
+      return opts.stored ?? [];
+    },
+    async deleteRun(runId: string) {
+      calls.push(`deleteRun ${runId}`);
+    },
+  };
+  return {
+    engine: engine as unknown as NotebookEngine,
+    calls,
+    requests,
+    release: () => release(),
+    holdRun: () => (hold = true),
+  };
+}
