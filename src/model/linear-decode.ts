@@ -11,7 +11,7 @@ const NO_RNG = { key: [0, 0] as const, stream: [0, 0] as const, train: false };
 
 export async function decodeLinear(step: Step, lin: Linear, x: Tensor, y: Tensor, t: number): Promise<void> {
   const gpu = step.gpu;
-  if (t > GEMV_MAX_ROWS) {
+  if (t > GEMV_MAX_ROWS || lin.frozen) {
     const cache = await lin.forward(step, x, y, t, NO_RNG);
     step.onDone(() => releaseCache(gpu, cache));
     return;

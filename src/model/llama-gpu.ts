@@ -19,8 +19,10 @@ import { lmHeadCrossEntropy } from '../kernels/loss.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { rmsnormBackward, rmsnormForward } from '../kernels/norm.ts';
 import { rope, uploadRopeTable } from '../kernels/rope.ts';
+import { releaseFrozen } from '../kernels/nf4-matmul.ts';
+import { checkBaseType, uploadFrozenBase, weightToF32, type BaseType, type WeightSource } from './base-weights.ts';
 import { inverseFrequencies, type ModelSpec } from './config.ts';
-import { foldLora, Linear, releaseCache, type LinearCache, type Param } from './linear.ts';
+import { denseWeight, foldLora, Linear, releaseCache, type LinearCache, type Param } from './linear.ts';
 import { initLoraA, layerLinears, loraScaling, resolveLoraTargets, type LoraConfig } from './lora.ts';
 import type { CausalLmModel, MicroStepOptions } from './causal-lm.ts';
 
@@ -36,6 +38,11 @@ export interface ModelOptions {
   vocabChunk?: number;
   /** Longest sequence the RoPE table covers (default: the model's max_position_embeddings, at most 8192). */
   maxPositions?: number;
+  /**
+   * Storage of the decoder's linear (base) weights: 'f32' (default), 'f16' (needs shader-f16) or 'nf4'
+   * (QLoRA: fused dequantize-matmul kernels). 'f16' and 'nf4' need mode 'lora' (the base is frozen).
+   */
+  base?: BaseType;
 }
 
 /** A batch of token rows as the data pipeline produces it. All arrays are [batch·seq]. */
@@ -110,14 +117,15 @@ export class LlamaGpu implements CausalLmModel {
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
     readonly options: ModelOptions,
-    weights: Record<string, ArrayLike<number>>,
+    weights: Record<string, WeightSource>,
     lora: Record<string, { a: ArrayLike<number>; b: ArrayLike<number> }> | null,
   ) {
     const full = options.mode === 'full';
+    const baseType = options.base ?? 'f32';
     const param = (name: string, shape: number[]): Param => {
       const data = weights[name];
       if (!data) throw new Error(`missing weight ${name}`);
-      const value = gpu.upload(data, shape, 'f32', name);
+      const value = gpu.upload(weightToF32(data), shape, 'f32', name);
       const p: Param = { name, value, grad: full ? gpu.empty(shape, 'f32', `grad ${name}`) : null };
       if (full) this.trainable.push(p);
       return p;
@@ -139,13 +147,21 @@ export class LlamaGpu implements CausalLmModel {
           : m.name === 'self_attn.o_proj'
             ? spec.oBias
             : spec.qkvBias;
+        const wName = `${path}.weight`;
+        let frozen = null;
+        if (baseType !== 'f32') {
+          const src = weights[wName];
+          if (!src) throw new Error(`missing weight ${wName}`);
+          frozen = uploadFrozenBase(gpu, wName, src, [m.out, m.in], baseType);
+        }
         const lin = new Linear(
           path,
           m.in,
           m.out,
-          param(`${path}.weight`, [m.out, m.in]),
+          frozen ? { name: wName, value: frozen.data, grad: null } : param(wName, [m.out, m.in]),
           hasBias ? param(`${path}.bias`, [m.out]) : null,
           null,
+          frozen,
         );
         const target = targetIndex.get(path);
         if (target) {
@@ -184,11 +200,14 @@ export class LlamaGpu implements CausalLmModel {
   static create(
     gpu: Gpu,
     spec: ModelSpec,
-    weights: Record<string, ArrayLike<number>>,
+    weights: Record<string, WeightSource>,
     options: ModelOptions,
     lora: Record<string, { a: ArrayLike<number>; b: ArrayLike<number> }> | null = null,
   ): LlamaGpu {
     if (options.mode === 'lora' && !options.lora) throw new Error('LoRA mode needs a LoRA config');
+    const base = options.base ?? 'f32';
+    if (base !== 'f32' && options.mode !== 'lora') throw new Error(`a ${base} base is frozen: it needs mode 'lora'`);
+    checkBaseType(gpu, base);
     return new LlamaGpu(gpu, spec, options, weights, lora);
   }
 
@@ -584,6 +603,7 @@ export class LlamaGpu implements CausalLmModel {
    * plain model's weights (the model itself is left as it was).
    */
   async mergedWeights(): Promise<Record<string, Float32Array>> {
+    if (this.linears().some((l) => l.frozen)) return this.mergedFrozenWeights();
     const wasMerged = this.linears().some((l) => l.lora?.merged);
     if (!wasMerged) await this.setMerged(true);
     const out: Record<string, Float32Array> = {};
@@ -607,6 +627,32 @@ export class LlamaGpu implements CausalLmModel {
     return out;
   }
 
+  /** mergedWeights over a frozen (f16 / NF4) base: each base weight decoded to f32 plus its adapter. */
+  private async mergedFrozenWeights(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    const seen = new Set<Tensor>();
+    const put = async (p: Param | null) => {
+      if (!p || seen.has(p.value)) return;
+      seen.add(p.value);
+      out[p.name] = await this.gpu.readF32(p.value);
+    };
+    await put(this.embed);
+    for (const L of this.layers) {
+      for (const p of [L.norm1, L.norm2, L.qNorm, L.kNorm]) await put(p);
+      for (const k of LINEAR_KEYS) {
+        const step = this.gpu.step(`merged ${L[k].path}`);
+        const w = await denseWeight(step, L[k], true);
+        await step.submit();
+        out[L[k].weight.name] = await this.gpu.readF32(w);
+        this.gpu.release(w);
+        await put(L[k].bias);
+      }
+    }
+    await put(this.finalNorm);
+    if (!this.spec.tieWordEmbeddings) await put(this.lmHead);
+    return out;
+  }
+
   /** Frees every GPU buffer the model holds. */
   dispose(): void {
     const ts: Tensor[] = [this.ropeTable];
@@ -624,7 +670,10 @@ export class LlamaGpu implements CausalLmModel {
       for (const p of [L.norm1, L.norm2, L.qNorm, L.kNorm]) addParam(p);
       for (const k of LINEAR_KEYS) {
         const lin = L[k];
-        addParam(lin.weight);
+        if (lin.frozen) {
+          seen.add(lin.weight.value);
+          releaseFrozen(this.gpu, lin.frozen);
+        } else addParam(lin.weight);
         addParam(lin.bias);
         if (lin.lora) {
           addParam(lin.lora.a);
