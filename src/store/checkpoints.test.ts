@@ -240,6 +240,7 @@ describe('IdbCheckpointStore', () => {
       { kind: 'best', step: 1, bytes: 548 },
     ]);
     expect(a.bytes).toBe(1096);
+    expect(a.step).toBe(2);
     expect(a.checkpoints.every((c) => c.createdAt > 0)).toBe(true);
 
     await store.delete('run-a');

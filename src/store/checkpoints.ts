@@ -42,6 +42,12 @@ export interface RunCheckpoints {
   checkpoints: CheckpointSummary[];
   /** Everything the run holds in storage (current and previous writes' tensors). */
   bytes: number;
+  /** The furthest step saved (what a resume continues from, when it is the latest checkpoint's). */
+  step: number;
+  /** The best step as the most recent checkpoint recorded it. */
+  bestStep: number | null;
+  /** When the most recent checkpoint was written. */
+  updatedAt: number;
 }
 
 export interface CheckedLoad {
@@ -117,15 +123,26 @@ export class IdbCheckpointStore implements CheckpointStore {
   async list(): Promise<RunCheckpoints[]> {
     const runs = new Map<string, RunCheckpoints>();
     for (const rec of await this.db.getAll('checkpoints')) {
-      const run = runs.get(rec.runId) ?? { runId: rec.runId, checkpoints: [], bytes: 0 };
       const c = rec.current;
+      const run = runs.get(rec.runId) ?? {
+        runId: rec.runId,
+        checkpoints: [],
+        bytes: 0,
+        step: c.step,
+        bestStep: c.state.bestStep,
+        updatedAt: c.createdAt,
+      };
       run.checkpoints.push({ kind: rec.kind, step: c.step, bytes: c.totalBytes, createdAt: c.createdAt });
       run.bytes += writeBytes(c) + writeBytes(rec.previous);
+      run.step = Math.max(run.step, c.step);
+      if (c.createdAt >= run.updatedAt) {
+        run.updatedAt = c.createdAt;
+        run.bestStep = c.state.bestStep;
+      }
       runs.set(rec.runId, run);
     }
-    const last = (r: RunCheckpoints) => Math.max(...r.checkpoints.map((c) => c.createdAt));
     for (const r of runs.values()) r.checkpoints.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind));
-    return [...runs.values()].sort((a, b) => last(b) - last(a));
+    return [...runs.values()].sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
   /**
