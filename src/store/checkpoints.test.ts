@@ -5,6 +5,7 @@
 // before a byte is written; list and delete.
 
 import 'fake-indexeddb/auto';
+import { openDB } from 'idb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { QuotaExceeded } from '../errors.ts';
 import { DEFAULT_LORA } from '../model/lora.ts';
@@ -262,5 +263,23 @@ describe('IdbCheckpointStore', () => {
     expect(await store.sweep()).toBe(2);
     expect(await db.count('checkpointChunks')).toBe(10);
     expectSameCheckpoint(await store.load('run-a', 'latest'), checkpoint('run-a', 1));
+  });
+
+  it('upgrades a version-1 database in place: cached data stays, checkpoints can be written', async () => {
+    const v1 = await openDB(dbName, 1, {
+      upgrade(db) {
+        db.createObjectStore('chunks');
+        db.createObjectStore('manifests');
+        db.createObjectStore('refs');
+        for (const s of ['datasets', 'notebooks', 'runs', 'checkpoints']) db.createObjectStore(s, { keyPath: 'id' });
+      },
+    });
+    await v1.put('refs', { repo: 'a/b', revision: 'main', sha: 'c0ffee', at: 1 }, 'a/b@main');
+    v1.close();
+    const store = await open();
+    expect(store.db.version).toBe(2);
+    expect((await store.db.get('refs', 'a/b@main'))?.sha).toBe('c0ffee');
+    await store.save(checkpoint('run-1', 1));
+    expectSameCheckpoint(await store.load('run-1', 'latest'), checkpoint('run-1', 1));
   });
 });
