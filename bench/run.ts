@@ -7,6 +7,8 @@
 //   --matmul-only                  skip the training, decoding and planner figures
 //   --no-matmul                    only those
 //   --full                         decoding on every model shape (default: the tiny one, 8 tokens)
+//   --qlora                        only the QLoRA figures (bench/qlora.ts: fused NF4 / f16-weight matmul
+//                                  vs the f32 matmul, LoRA training over f32 / f16 / NF4 bases)
 // After the matmul figures: training steps (tokens/s, GFLOP/s, kernel shares, peak bytes), the jax-js
 // block peer, KV-cache decoding against the ONNX export on onnxruntime, and the memory planner and NF4
 // quantization figures. Those records keep the same first fields; `verified` is their own check.
@@ -18,12 +20,14 @@ import { SHAPES } from './shapes.ts';
 import { acquireDawn } from '../companion/dawn.ts';
 import { runDecodeBench } from './decode.ts';
 import { planQuantRecords } from './plan-quant.ts';
+import { qloraRecords } from './qlora.ts';
 import { trainBlockRecords } from './train-block.ts';
 import { trainEngineRecords } from './train-engine.ts';
 
 const args = process.argv.slice(2);
 const reps = Number(args.find((a) => a.startsWith('--reps='))?.slice('--reps='.length) ?? 7);
-const matmul = !args.includes('--no-matmul');
+const qloraOnly = args.includes('--qlora');
+const matmul = !args.includes('--no-matmul') && !qloraOnly;
 const node = matmul && !args.includes('--browser-only');
 const browser = matmul && !args.includes('--node-only');
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -52,21 +56,24 @@ if (!args.includes('--matmul-only')) {
       log(`FAILED: ${what}: ${String(e)}`);
     }
   };
-  await other('training steps', trainEngineRecords);
-  await other('training block vs jax-js', trainBlockRecords);
-  await other(
-    'decoding',
-    async () => {
-      const gpu = await acquireDawn();
-      try {
-        return await runDecodeBench(gpu, !args.includes('--full'));
-      } finally {
-        gpu.destroy();
-      }
-    },
-    true, // runDecodeBench prints each line as it lands
-  );
-  await other('memory planner and NF4', () => planQuantRecords());
+  if (!qloraOnly) await other('training steps', trainEngineRecords);
+  await other('QLoRA matmul and training', () => qloraRecords(reps));
+  if (!qloraOnly) {
+    await other('training block vs jax-js', trainBlockRecords);
+    await other(
+      'decoding',
+      async () => {
+        const gpu = await acquireDawn();
+        try {
+          return await runDecodeBench(gpu, !args.includes('--full'));
+        } finally {
+          gpu.destroy();
+        }
+      },
+      true, // runDecodeBench prints each line as it lands
+    );
+    await other('memory planner and NF4', () => planQuantRecords());
+  }
 }
 
 const failed = failures(records);
