@@ -3,6 +3,7 @@
 // tab without an opener, and ordinary markdown (headings, lists, code, links, emphasis, tables) survives.
 
 import { describe, expect, it } from 'vitest';
+import { LESSONS } from '../share/lessons/index.ts';
 import { findUnsafeMarkdown } from '../share/unsafe.ts';
 import { sampleNotebook } from '../share/test-notebook.ts';
 import { renderMarkdown, renderMarkdownReport } from './markdown.ts';
@@ -111,5 +112,16 @@ describe('findUnsafeMarkdown', () => {
     expect(found.map((f) => f.cellId)).toEqual(['evil']);
     expect(found[0].removed).toEqual(expect.arrayContaining(['script', 'onerror@img']));
     expect(findUnsafeMarkdown(sampleNotebook())).toEqual([]);
+  });
+});
+
+describe('the built-in lessons', () => {
+  it('render without anything removed, with their tables and code blocks', () => {
+    for (const nb of LESSONS) expect(findUnsafeMarkdown(nb), nb.id).toEqual([]);
+    const all = LESSONS.flatMap((nb) => nb.cells.filter((c) => c.type === 'markdown').map((c) => c.source));
+    const root = dom(all.map((s) => renderMarkdown(s)).join(''));
+    expect(root.querySelectorAll('h1').length).toBe(LESSONS.length);
+    expect(root.querySelectorAll('table').length).toBeGreaterThanOrEqual(2);
+    expect(root.querySelectorAll('pre code').length).toBeGreaterThanOrEqual(1);
   });
 });
