@@ -1,9 +1,8 @@
 // QLoRA and the f16 base on Dawn, against the f32 engine (itself checked against the CPU reference and
 // PyTorch): an NF4 base gives the f32 engine's logits and LoRA gradients on dequant(quant(W)) within
-// 1e-4 and logits clearly different from the original W's (the quantized weights are really used); an
-// f16 base gives the f32 engine's logits on f16-rounded W; merging over an NF4 base is
-// dequant(W) + s·B·A; an f16 base on a device without shader-f16 is a typed error, never a fallback.
-
+// 1e-4 and logits clearly different from the original W's (the quantized weights are really used), and
+// so does KV-cache decoding; an f16 base gives the f32 engine's logits on f16-rounded W; merging over an
+// NF4 base is dequant(W) + s·B·A; an f16 base without shader-f16 is a typed error, never a fallback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebGPUUnavailable } from '../errors.ts';
 import { roundToF16 } from '../gpu/f16.ts';
@@ -12,6 +11,7 @@ import { dequantize4bit, quantize4bit, withCompressedStatistics } from '../quant
 import { compareClose, randomArray } from '../reference/compare.ts';
 import { testGpu } from '../test/gpu.ts';
 import { expectedTensorNames, parseModelConfig } from './config.ts';
+import { LlamaDecoder } from './llama-decode.ts';
 import { LlamaGpu, type ModelOptions, type TokenBatch } from './llama-gpu.ts';
 import { resolveLoraTargets, type LoraConfig } from './lora.ts';
 
@@ -117,6 +117,22 @@ describe('QLoRA: LoRA over an NF4 base through the fused kernels', () => {
       const c = compareClose(g, rr.grads[i], 1e-5, 1e-3);
       if (!c.ok) throw new Error(`LoRA gradient ${i}: ${c.first.join('; ')}`);
     });
+  });
+
+  it('decodes with the KV cache over the NF4 base (one-token steps) as the f32 engine on dequant(quant(W))', async () => {
+    const q = create(weights, 'nf4');
+    const ref = create(dequantized, 'f32');
+    const [dq, dr] = [new LlamaDecoder(q, 8), new LlamaDecoder(ref, 8)];
+    try {
+      for (const chunk of [[3, 9, 27], [4], [50]]) {
+        expect(maxErr(await dq.append(chunk), await dr.append(chunk))).toBeLessThanOrEqual(1e-4);
+      }
+    } finally {
+      dq.dispose();
+      dr.dispose();
+      q.dispose();
+      ref.dispose();
+    }
   });
 
   it('merges as PEFT does over a 4-bit base: dequant(W) + s·B·A, by Hugging Face name', async () => {
