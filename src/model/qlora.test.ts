@@ -3,6 +3,7 @@
 // 1e-4 and logits clearly different from the original W's (the quantized weights are really used), and
 // so does KV-cache decoding; an f16 base gives the f32 engine's logits on f16-rounded W; merging over an
 // NF4 base is dequant(W) + s·B·A; an f16 base without shader-f16 is a typed error, never a fallback.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebGPUUnavailable } from '../errors.ts';
 import { roundToF16 } from '../gpu/f16.ts';
