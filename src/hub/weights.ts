@@ -1,26 +1,17 @@
-// A loaded model's weights as the engine takes them today (float32 by Hugging Face name), materialized one
-// tensor at a time when the engine reads it: f16 widened, NF4 dequantized (absmax expanded from its
-// double-quantized form). Why lazily: the engine uploads each tensor and drops it, so the whole f32 model
-// never exists on the CPU even when the GPU holds it in f32.
+// A loaded model's weights for consumers that take float32 by Hugging Face name (the GPT-2 engine, full
+// training, exports), materialized one tensor at a time when read: f16 widened, NF4 dequantized (absmax
+// expanded from its double-quantized form). Why lazily: the consumer uploads each tensor and drops it, so
+// the whole f32 model never exists on the CPU.
+// The Llama-family engine takes the stored tensors themselves (`Object.fromEntries(loaded.tensors)`):
+// with `base: 'nf4'` the cached NF4 codes go to the GPU as they are, with no f32 copy on the way.
 
-import { f16BitsToF32 } from '../gpu/f16.ts';
-import { dequantizeRangeF32 } from '../quant/blockwise4.ts';
-import { expandStatistics } from '../quant/double-quant.ts';
+import { weightToF32 } from '../model/base-weights.ts';
 import type { ConvertedTensor } from './convert.ts';
 
 /** One stored tensor as float32 values. */
 export function tensorToF32(t: ConvertedTensor): Float32Array {
-  const n = t.shape.reduce((a, b) => a * b, 1);
-  if (t.storage === 'f32') return new Float32Array(t.data.slice().buffer, 0, n);
-  if (t.storage === 'f16') {
-    const h = new Uint16Array(t.data.slice().buffer, 0, n);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = f16BitsToF32(h[i]);
-    return out;
-  }
-  const q = t.nf4!;
-  const absmax = q.absmax ?? expandStatistics(q.nested!);
-  return dequantizeRangeF32({ type: 'nf4', n, blocksize: q.blocksize, packed: t.data }, absmax, new Float32Array(n));
+  const v = weightToF32(t);
+  return v instanceof Float32Array ? v : Float32Array.from(v);
 }
 
 /** The weights by name, each converted to float32 only when read. */
