@@ -25,12 +25,55 @@ import { trainSteps } from '../train/train-steps.ts';
 import { runExport, runGenerate } from './generate-export.ts';
 import type { ExportFile, ExportRequest, GenerateRequest, GenerateResult } from './generate-export.ts';
 
+import { HubError } from '../errors.ts';
+import { MemoryCheckpointStore, type RunState, type RunSummary } from '../train/run-types.ts';
+import { DatasetRegistry } from './datasets.ts';
+import { ModelRegistry, type EngineHost } from './models.ts';
+import type {
+  CompareOutput,
+  CompareRequest,
+  DatasetInfo,
+  ExportKind,
+  LoadDatasetRequest,
+  LoadModelRequest,
+  ModelInfo,
+  RunEventSink,
+  StartRunRequest,
+  StoredRun,
+} from './run-api.ts';
+import { RunRegistry, type RunStore } from './runs.ts';
+
 export type GpuProvider = (options: EngineInitOptions) => Promise<Gpu>;
+
+/** Built-in files and the checkpoint store, from the host (worker: fetch + IndexedDB; Node: disk + memory). */
+export interface LocalEngineHost extends EngineHost {
+  checkpoints?: RunStore;
+}
+
+const noBuiltins: EngineHost = {
+  builtinFile: (path) =>
+    Promise.reject(new HubError(`this engine has no built-in files (asked for ${path})`, 'not-found', path, 404)),
+};
 
 export class LocalEngine implements Engine {
   private gpu: Promise<Gpu> | null = null;
+  private readonly models: ModelRegistry;
+  private readonly datasets: DatasetRegistry;
+  private readonly runs: RunRegistry;
 
-  constructor(private readonly provideGpu: GpuProvider) {}
+  constructor(
+    private readonly provideGpu: GpuProvider,
+    host: LocalEngineHost = noBuiltins,
+  ) {
+    this.models = new ModelRegistry(host);
+    this.datasets = new DatasetRegistry(host);
+    this.runs = new RunRegistry(
+      () => this.device(),
+      this.models,
+      this.datasets,
+      host.checkpoints ?? new MemoryCheckpointStore(),
+    );
+  }
 
   private device(options: EngineInitOptions = {}): Promise<Gpu> {
     if (!this.gpu) {
@@ -92,6 +135,47 @@ export class LocalEngine implements Engine {
 
   async exportModel(request: ExportRequest, onEvent?: EventSink): Promise<ExportFile[]> {
     return runExport(await this.device(), request, onEvent);
+  }
+
+  async loadModel(request: LoadModelRequest, onEvent?: RunEventSink): Promise<ModelInfo> {
+    const gpu = await this.device();
+    return (await this.models.load(request, gpu.caps, onEvent)).info;
+  }
+
+  async loadDataset(request: LoadDatasetRequest, onEvent?: RunEventSink): Promise<DatasetInfo> {
+    return (await this.datasets.load(request, this.models.get(request.modelId), onEvent)).info;
+  }
+
+  startRun(request: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary> {
+    return this.runs.start(request, onEvent);
+  }
+
+  async pauseRun(runId: string): Promise<RunState> {
+    return this.runs.pause(runId);
+  }
+
+  async resumeRun(runId: string): Promise<RunState> {
+    return this.runs.resume(runId);
+  }
+
+  async stopRun(runId: string): Promise<RunState> {
+    return this.runs.stop(runId);
+  }
+
+  compare(request: CompareRequest, onEvent?: RunEventSink): Promise<CompareOutput[]> {
+    return this.runs.compare(request, onEvent);
+  }
+
+  exportRun(runId: string, kind: ExportKind, onEvent?: RunEventSink): Promise<ExportFile[]> {
+    return this.runs.export(runId, kind, onEvent);
+  }
+
+  storedRuns(): Promise<StoredRun[]> {
+    return this.runs.stored();
+  }
+
+  deleteRun(runId: string): Promise<void> {
+    return this.runs.delete(runId);
   }
 
   async dispose(): Promise<void> {

@@ -9,6 +9,7 @@ import type { TrainStepsRequest, TrainStepsResult } from '../train/train-steps.t
 import type { MatmulProduct } from '../reference/matmul.ts';
 import type { PrepareDatasetRequest, PrepareDatasetResult } from '../data/engine-api.ts';
 import type { ExportFile, ExportRequest, GenerateRequest, GenerateResult } from './generate-export.ts';
+import type { RunApi } from './run-api.ts';
 
 export type { TrainStepsRequest, TrainStepsResult };
 export type { PrepareDatasetRequest, PrepareDatasetResult };
@@ -92,7 +93,7 @@ export interface MemoryReport {
   peakLiveBytes: number;
 }
 
-export interface Engine {
+export interface Engine extends RunApi {
   /** Acquires the GPU (once) and reports what it can do. Throws WebGPUUnavailable with advice. */
   init(options?: EngineInitOptions): Promise<CapabilityReport>;
   capabilities(): Promise<CapabilityReport>;

@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 import { installErrorTransfer } from './comlink-errors.ts';
 import type { Engine, EventSink } from './protocol.ts';
+import type { RunEventSink } from './run-api.ts';
 
 export class WorkerEngine implements Engine {
   private readonly remote: Comlink.Remote<Engine>;
@@ -28,6 +29,22 @@ export class WorkerEngine implements Engine {
     this.remote.generate(request, onEvent ? Comlink.proxy(onEvent) : undefined);
   exportModel: Engine['exportModel'] = (request, onEvent?: EventSink) =>
     this.remote.exportModel(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+
+  loadModel: Engine['loadModel'] = (request, onEvent?: RunEventSink) =>
+    this.remote.loadModel(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  loadDataset: Engine['loadDataset'] = (request, onEvent?: RunEventSink) =>
+    this.remote.loadDataset(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  startRun: Engine['startRun'] = (request, onEvent?: RunEventSink) =>
+    this.remote.startRun(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  pauseRun: Engine['pauseRun'] = (runId) => this.remote.pauseRun(runId);
+  resumeRun: Engine['resumeRun'] = (runId) => this.remote.resumeRun(runId);
+  stopRun: Engine['stopRun'] = (runId) => this.remote.stopRun(runId);
+  compare: Engine['compare'] = (request, onEvent?: RunEventSink) =>
+    this.remote.compare(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  exportRun: Engine['exportRun'] = (runId, kind, onEvent?: RunEventSink) =>
+    this.remote.exportRun(runId, kind, onEvent ? Comlink.proxy(onEvent) : undefined);
+  storedRuns: Engine['storedRuns'] = () => this.remote.storedRuns();
+  deleteRun: Engine['deleteRun'] = (runId) => this.remote.deleteRun(runId);
 
   async dispose(): Promise<void> {
     await this.remote.dispose();

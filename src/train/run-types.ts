@@ -19,6 +19,11 @@ export interface TrainConfig {
   mode: 'lora' | 'full';
   /** Required when mode is 'lora'. */
   lora?: LoraConfig;
+  /**
+   * Storage of the frozen base's linear weights under LoRA: 'f32' (default), 'f16' (needs shader-f16) or
+   * 'nf4' (QLoRA: fused dequantize-matmul kernels). Full fine-tuning trains an f32 base.
+   */
+  base?: 'f32' | 'f16' | 'nf4';
   /** Passes over the training split; the run also ends at maxSteps when that comes first. */
   epochs: number;
   /** Optimizer steps in all; 0 = as many as the epochs take. */

@@ -1,0 +1,188 @@
+// The engine's training runs, by run id: a run trains one loaded model on one prepared dataset with the
+// Trainer (src/train/trainer.ts), checkpoints into the host's store (IndexedDB in the browser, memory in
+// Node), and keeps what it produced (the tuned adapter or weights, its history) for comparison and export.
+// A run started with `resume` continues from its last checkpoint in the store — after a page reload the
+// worker is new, but IndexedDB still holds the checkpoint, and the first step run is the checkpoint's + 1.
+
+import { loadTokenizer } from '../data/engine-api.ts';
+import type { TextTokenizer } from '../data/tokenizer.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import { exportPeftAdapter } from '../export/peft-adapter.ts';
+import { LlamaGpu } from '../model/llama-gpu.ts';
+import { Trainer, type ModelFactoryOptions } from '../train/trainer.ts';
+import type { CheckpointStore, RunState, RunSummary, StepMetrics, EvalMetrics } from '../train/run-types.ts';
+import type { ExportFile } from '../export/hub-model.ts';
+import type { RunCheckpoints } from '../store/checkpoints.ts';
+import type { DatasetRegistry } from './datasets.ts';
+import type { EngineModel, ModelRegistry } from './models.ts';
+import { compareBaseTuned, exportMerged, exportMetrics } from './run-outputs.ts';
+import type { CompareOutput, CompareRequest, ExportKind, RunEventSink, StartRunRequest, StoredRun } from './run-api.ts';
+import { readTuned, type TunedModel } from './tuned.ts';
+
+/** A store that can also list what it holds (the IndexedDB store can; the memory store lists nothing). */
+export interface RunStore extends CheckpointStore {
+  list?(): Promise<RunCheckpoints[]>;
+}
+
+interface Run {
+  modelId: string;
+  trainer: Trainer | null;
+  state: RunState;
+  summary: RunSummary | null;
+  tuned: TunedModel | null;
+  history: { steps: StepMetrics[]; evals: EvalMetrics[] };
+}
+
+export class RunRegistry {
+  private readonly runs = new Map<string, Run>();
+  private readonly tokenizers = new Map<string, Promise<TextTokenizer>>();
+
+  constructor(
+    private readonly gpu: () => Promise<Gpu>,
+    private readonly models: ModelRegistry,
+    private readonly datasets: DatasetRegistry,
+    private readonly store: RunStore,
+  ) {}
+
+  private run(runId: string): Run {
+    const r = this.runs.get(runId);
+    if (!r) throw new Error(`there is no run ${runId} in this session: train it first`);
+    return r;
+  }
+
+  private tokenizer(model: EngineModel): Promise<TextTokenizer> {
+    let t = this.tokenizers.get(model.info.modelId);
+    if (!t) {
+      t = loadTokenizer({ files: model.files, name: model.info.name });
+      this.tokenizers.set(model.info.modelId, t);
+    }
+    return t;
+  }
+
+  async start(req: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary> {
+    const existing = this.runs.get(req.runId);
+    if (existing && (existing.state === 'running' || existing.state === 'paused' || existing.state === 'stopping')) {
+      throw new Error(`run ${req.runId} is already training`);
+    }
+    const gpu = await this.gpu();
+    const model = this.models.get(req.modelId);
+    const data = this.datasets.get(req.datasetId);
+    const tok = await this.tokenizer(model);
+    const base = req.config.base ?? 'f32';
+    const factory = (o: ModelFactoryOptions) =>
+      LlamaGpu.create(gpu, model.spec, model.weights, { ...o, base: o.mode === 'lora' ? base : 'f32' }, null);
+    const run: Run = {
+      modelId: req.modelId,
+      trainer: null,
+      state: 'idle',
+      summary: null,
+      tuned: null,
+      history: { steps: [], evals: [] },
+    };
+    this.runs.set(req.runId, run);
+    const options = {
+      gpu,
+      model: factory,
+      data: data.prepared.splits,
+      runId: req.runId,
+      store: this.store,
+      padId: tok.padId ?? tok.eosId ?? 0,
+      baseParameters: model.info.parameters,
+      onEvent: (e: Parameters<NonNullable<RunEventSink>>[0]) => {
+        if (e.type === 'run-state') run.state = e.state;
+        if (e.type === 'train-step') run.history.steps.push(e.metrics);
+        if (e.type === 'eval') run.history.evals.push(e.metrics);
+        onEvent?.(e);
+      },
+    };
+    const checkpoint = req.resume ? await this.store.load(req.runId, 'latest') : null;
+    if (!req.resume) await this.store.delete(req.runId);
+    const trainer = checkpoint
+      ? await Trainer.resume(options, checkpoint)
+      : new Trainer({ ...options, config: req.config });
+    if (checkpoint) run.history = structuredClone(checkpoint.state.history);
+    run.trainer = trainer;
+    try {
+      run.summary = await trainer.run();
+      const cfg = trainer.checkpointState.config;
+      run.tuned = await readTuned(gpu, trainer.model, cfg.mode, cfg.lora);
+      return run.summary;
+    } finally {
+      trainer.dispose();
+      run.trainer = null;
+    }
+  }
+
+  pause(runId: string): RunState {
+    this.run(runId).trainer?.pause();
+    return this.run(runId).state;
+  }
+
+  resume(runId: string): RunState {
+    this.run(runId).trainer?.resume();
+    return this.run(runId).state;
+  }
+
+  stop(runId: string): RunState {
+    this.run(runId).trainer?.stop();
+    return this.run(runId).state;
+  }
+
+  private finished(runId: string): { run: Run; tuned: TunedModel; model: EngineModel } {
+    const run = this.run(runId);
+    if (!run.tuned) throw new Error(`run ${runId} has not finished training`);
+    return { run, tuned: run.tuned, model: this.models.get(run.modelId) };
+  }
+
+  async compare(req: CompareRequest, onEvent?: RunEventSink): Promise<CompareOutput[]> {
+    const { tuned, model } = this.finished(req.runId);
+    return compareBaseTuned(await this.gpu(), model, await this.tokenizer(model), tuned, req, onEvent);
+  }
+
+  async export(runId: string, kind: ExportKind, onEvent?: RunEventSink): Promise<ExportFile[]> {
+    const { run, tuned, model } = this.finished(runId);
+    switch (kind) {
+      case 'peft': {
+        if (!tuned.lora) throw new Error(`run ${runId} fine-tuned every weight: export the merged model instead`);
+        const src = model.source;
+        return exportPeftAdapter({
+          spec: model.spec,
+          lora: tuned.lora.config,
+          adapters: tuned.lora.adapters,
+          baseModel: src.kind === 'hub' ? src.repo : model.info.name,
+          revision: model.info.resolvedRevision,
+        });
+      }
+      case 'merged':
+        return exportMerged(await this.gpu(), model, tuned, 'safetensors', onEvent);
+      case 'onnx':
+        return exportMerged(await this.gpu(), model, tuned, 'onnx', onEvent);
+      case 'metrics-json':
+        return exportMetrics(runId, run.history, 'json');
+      case 'metrics-csv':
+        return exportMetrics(runId, run.history, 'csv');
+    }
+  }
+
+  async stored(): Promise<StoredRun[]> {
+    const runs = (await this.store.list?.()) ?? [];
+    return runs.map((r) => ({ runId: r.runId, step: r.step, bestStep: r.bestStep, updatedAt: r.updatedAt }));
+  }
+
+  async delete(runId: string): Promise<void> {
+    this.runs.delete(runId);
+    await this.store.delete(runId);
+  }
+}
+
+/** A store opened on first use (IndexedDB opens asynchronously; the worker starts synchronously). */
+export function lazyRunStore(open: () => Promise<RunStore>): RunStore {
+  let store: Promise<RunStore> | null = null;
+  const get = () => (store ??= open());
+  return {
+    save: async (c) => (await get()).save(c),
+    load: async (runId, kind) => (await get()).load(runId, kind),
+    delete: async (runId) => (await get()).delete(runId),
+    list: async () => (await get()).list?.() ?? [],
+  };
+}
