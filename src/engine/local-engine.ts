@@ -57,6 +57,7 @@ const noBuiltins: EngineHost = {
 
 export class LocalEngine implements Engine {
   private gpu: Promise<Gpu> | null = null;
+  private current: Gpu | null = null;
   private readonly models: ModelRegistry;
   private readonly datasets: DatasetRegistry;
   private readonly runs: RunRegistry;
@@ -75,10 +76,19 @@ export class LocalEngine implements Engine {
     );
   }
 
+  /** The device, acquired once; a lost device is replaced by a new one on the next call (runs resume). */
   private device(options: EngineInitOptions = {}): Promise<Gpu> {
+    if (this.current?.lost) {
+      this.current = null;
+      this.gpu = null;
+    }
     if (!this.gpu) {
-      this.gpu = this.provideGpu(options);
-      this.gpu.catch(() => (this.gpu = null)); // a failed acquisition may be retried
+      const p = this.provideGpu(options);
+      this.gpu = p;
+      p.then(
+        (g) => (this.current = g),
+        () => (this.gpu = null), // a failed acquisition may be retried
+      );
     }
     return this.gpu;
   }
@@ -181,6 +191,7 @@ export class LocalEngine implements Engine {
   async dispose(): Promise<void> {
     const g = this.gpu;
     this.gpu = null;
+    this.current = null;
     if (g) (await g).destroy();
   }
 }

@@ -1,17 +1,25 @@
 // The engine's run API end to end on Dawn, as the notebook drives it: load the built-in model and the
 // spam/ham set by handle, train LoRA with validation and a test split, compare base and tuned outputs,
 // export the PEFT adapter and the metrics; a run stopped after a checkpoint and started again with
-// `resume` continues at the checkpoint's step + 1 and reproduces the uninterrupted run's losses bitwise.
+// `resume` continues at the checkpoint's step + 1 and reproduces the uninterrupted run's losses bitwise,
+// and so does a run whose GPU device was lost (the engine acquires a new one).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeEngineHost } from '../../companion/host.ts';
 import { parseHeader } from '../model/safetensors.ts';
 import { DEFAULT_LORA } from '../model/lora.ts';
 import { testGpu } from '../test/gpu.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import { DeviceLost } from '../errors.ts';
 import type { RunEvent, TrainConfig } from '../train/run-types.ts';
 import { LocalEngine } from './local-engine.ts';
 
-const engine = new LocalEngine(() => testGpu(), nodeEngineHost());
+const devices: Gpu[] = [];
+const engine = new LocalEngine(async () => {
+  const g = await testGpu();
+  devices.push(g);
+  return g;
+}, nodeEngineHost());
 afterAll(() => engine.dispose());
 
 const CONFIG: TrainConfig = {
@@ -128,5 +136,23 @@ describe('engine run API on Dawn', () => {
     const b = await engine.exportRun('cut', 'peft');
     const weightsOf = (files: typeof a) => files.find((f) => f.path === 'adapter_model.safetensors')!.bytes;
     expect(weightsOf(b)).toEqual(weightsOf(a));
+
+    // The device is lost after the step-2 checkpoint: the run fails with DeviceLost; started again with
+    // resume, the engine acquires a new device and continues at step 3, as after a page reload.
+    const lost: RunEvent[] = [];
+    const failed = engine.startRun({ ...base, runId: 'lost', resume: false }, (e) => {
+      if (e.type === 'progress' || e.type === 'compare-token') return;
+      lost.push(e);
+      if (e.type === 'checkpoint' && e.kind === 'latest' && e.step === 2) devices[devices.length - 1].device.destroy();
+    });
+    await expect(failed).rejects.toBeInstanceOf(DeviceLost);
+    const before = devices.length;
+    const again: RunEvent[] = [];
+    await engine.startRun({ ...base, runId: 'lost', resume: true }, (e) => {
+      if (e.type !== 'progress' && e.type !== 'compare-token') again.push(e);
+    });
+    expect(devices.length).toBe(before + 1);
+    expect(losses(again).map(([s]) => s)).toEqual([3, 4]);
+    expect([...losses(lost), ...losses(again)]).toEqual(losses(whole));
   });
 });

@@ -32,6 +32,11 @@ export class Gpu {
     });
   }
 
+  /** Whether the device is gone (lost or destroyed): its holder should acquire a new one. */
+  get lost(): boolean {
+    return this.lostInfo !== null || this.destroyed;
+  }
+
   /** Throws DeviceLost if the device is gone; steps and readbacks call it first. */
   assertAlive(): void {
     if (this.lostInfo) {
