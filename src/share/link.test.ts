@@ -14,6 +14,7 @@ import {
   encodeNotebookFragment,
   fromBase64Url,
   isShareFragment,
+  localSourceCells,
   shareUrl,
   toBase64Url,
 } from './link.ts';
@@ -82,6 +83,13 @@ describe('share link codec', () => {
     expect(encodeNotebookFragment(sampleNotebook({ title: 'other' }))).not.toBe(encodeNotebookFragment(a));
     const url = shareUrl(a, 'http://127.0.0.1:4173/?x=1#old');
     expect(url).toBe(`http://127.0.0.1:4173/?x=1#${encodeNotebookFragment(a)}`);
+  });
+
+  it("names the cells whose source stays on the sharer's machine", () => {
+    const nb = sampleNotebook();
+    expect(localSourceCells(nb)).toEqual([]);
+    nb.cells[1] = { id: 'model', type: 'model', source: { kind: 'local', name: 'my-model' } };
+    expect(localSourceCells(nb)).toEqual(['model']);
   });
 
   it('keeps the first N recorded losses', () => {

@@ -110,6 +110,20 @@ export function shareUrl(nb: Notebook, base: string, opts?: EncodeOptions): stri
   return u.toString();
 }
 
+/**
+ * Cells whose source is a file on the sharer's machine (a picked model folder or dataset file): the link
+ * carries only its name, so whoever opens it must pick their own copy. The UI warns before sharing.
+ */
+export function localSourceCells(nb: Notebook): string[] {
+  return nb.cells
+    .filter(
+      (c) =>
+        (c.type === 'model' && c.source?.kind === 'local') ||
+        (c.type === 'dataset' && c.config.source?.kind === 'local'),
+    )
+    .map((c) => c.id);
+}
+
 /** True when a location.hash (with or without '#') looks like a share link (it may still fail to parse). */
 export function isShareFragment(hash: string): boolean {
   return hash.replace(/^#/, '').startsWith(`${FRAGMENT_KEY}=`);
