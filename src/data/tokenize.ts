@@ -163,21 +163,16 @@ function truncatePrompt(
   const at = (n: number) => tokenizeExample(field.set(cutAt(text, n)), tok, opts);
   const empty = at(0);
   if (empty.ids.length > maxLength) return null;
-  // Bracket: `lo` chars fit, `hi` chars do not. Start from a proportional guess, then bisect.
-  let lo = 0;
-  let fit = empty;
-  let hi = text.length;
-  const guess = Math.floor(text.length * Math.max(0, 1 - (first.ids.length - maxLength) / first.ids.length));
-  if (guess > 0) {
-    const g = at(guess);
-    if (g.ids.length <= maxLength) [lo, fit] = [guess, g];
-    else hi = guess;
-  }
+  // Bracket: `lo` chars fit (tokens tLo), `hi` chars do not (tHi). Interpolation search on the token count
+  // (tokens grow about linearly with characters), bisection once the bracket is small.
+  let [lo, tLo, fit] = [0, empty.ids.length, empty];
+  let [hi, tHi] = [text.length, first.ids.length];
   while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
+    const guess = lo + Math.round(((hi - lo) * (maxLength - tLo)) / Math.max(1, tHi - tLo));
+    const mid = hi - lo > 16 ? Math.min(hi - 1, Math.max(lo + 1, guess)) : Math.floor((lo + hi) / 2);
     const m = at(mid);
-    if (m.ids.length <= maxLength) [lo, fit] = [mid, m];
-    else hi = mid;
+    if (m.ids.length <= maxLength) [lo, tLo, fit] = [mid, m.ids.length, m];
+    else [hi, tHi] = [mid, m.ids.length];
   }
   return fit;
 }
