@@ -81,20 +81,21 @@ export class ModelRegistry {
         onEvent?.({ type: 'progress', task: `convert ${e.name}`, done: e.done, total: e.total, unit: 'tensors' });
       }
     };
+    const storage = req.storage ?? 'f32';
     let loaded: LoadedModel;
     if (src.kind === 'builtin') {
       const picked = await Promise.all(
         BUILTIN_MODEL_FILES.map(async (f) => ({ path: f, blob: await this.host.builtinFile(`models/${src.id}/${f}`) })),
       );
       loaded = await loadFromFiles(src.id, picked, {
-        storage: 'f32',
+        storage,
         storageManager: null,
         cache: null,
         onEvent: emit,
       });
     } else if (src.kind === 'hub') {
       const cache = (await this.host.weightCache?.()) ?? null;
-      loaded = await loadFromHub(src.repo, { revision: src.revision, storage: 'f32', cache, onEvent: emit });
+      loaded = await loadFromHub(src.repo, { revision: src.revision, storage, cache, onEvent: emit });
     } else {
       const files = req.files ?? {};
       const picked = Object.entries(files).map(([path, blob]) => ({ path, blob }));
@@ -102,7 +103,7 @@ export class ModelRegistry {
         throw new HubError(`${src.name}: no files were picked`, 'not-found', `${src.name}/config.json`, 404);
       }
       loaded = await loadFromFiles(src.name, picked, {
-        storage: 'f32',
+        storage,
         storageManager: null,
         cache: null,
         onEvent: emit,
@@ -113,7 +114,7 @@ export class ModelRegistry {
     const fit = checkFit(
       {
         spec,
-        storage: 'f32',
+        storage,
         mode: 'lora',
         lora: DEFAULT_LORA,
         batch: 8,

@@ -16,6 +16,11 @@ export interface LoadModelRequest {
   source: ModelSource;
   /** Files picked by the user, by path (config.json, tokenizer.json, *.safetensors), for source.kind 'local'. */
   files?: Record<string, Blob>;
+  /**
+   * How the weights are kept once loaded (and cached, for Hub models): 'f32' (default), 'f16', or 'nf4'
+   * for QLoRA (quantized while streaming in). A run whose base matches trains straight on these bytes.
+   */
+  storage?: 'f32' | 'f16' | 'nf4';
 }
 
 export interface ModelInfo {

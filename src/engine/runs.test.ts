@@ -156,3 +156,33 @@ describe('engine run API on Dawn', () => {
     expect([...losses(lost), ...losses(again)]).toEqual(losses(whole));
   });
 });
+
+describe('QLoRA through the engine', () => {
+  it('trains LoRA over the built-in model loaded as NF4 and lowers the test loss', async () => {
+    const model = await engine.loadModel({ source: { kind: 'builtin', id: 'lorabook-tiny' }, storage: 'nf4' });
+    const data = await engine.loadDataset({
+      modelId: model.modelId,
+      source: { kind: 'builtin', id: 'spam-ham' },
+      options: { seed: 2, maxLength: 48, overLength: 'truncate-prompt', fractions: [0.7, 0.1, 0.2] },
+      limitRows: 40,
+    });
+    const config: TrainConfig = {
+      ...CONFIG,
+      base: 'nf4',
+      lora: { ...CONFIG.lora!, targetModules: 'all-linear' },
+      maxSteps: 6,
+      evalEvery: 0,
+      checkpointEvery: 0,
+      labels: undefined,
+    };
+    const summary = await engine.startRun({
+      runId: 'qlora',
+      modelId: model.modelId,
+      datasetId: data.datasetId,
+      config,
+      resume: false,
+    });
+    expect(summary.steps).toBe(6);
+    expect(summary.test!.tuned.loss).toBeLessThan(summary.test!.base.loss);
+  });
+});

@@ -69,8 +69,11 @@ export class RunRegistry {
     const data = this.datasets.get(req.datasetId);
     const tok = await this.tokenizer(model);
     const base = req.config.base ?? 'f32';
+    // The tensors as loaded (f32, f16 or NF4 codes): the model uploads them as its base needs, so an NF4
+    // model trains QLoRA straight on the cached codes, never through an f32 copy.
+    const stored = Object.fromEntries(model.loaded.tensors);
     const factory = (o: ModelFactoryOptions) =>
-      LlamaGpu.create(gpu, model.spec, model.weights, { ...o, base: o.mode === 'lora' ? base : 'f32' }, null);
+      LlamaGpu.create(gpu, model.spec, stored, { ...o, base: o.mode === 'lora' ? base : 'f32' }, null);
     const run: Run = {
       modelId: req.modelId,
       trainer: null,
