@@ -1,8 +1,10 @@
 // A fake engine for the notebook's state tests: answers the run API with plain data and emits the events
 // a real run would (steps, evaluations, early stopping), recording every call. No GPU.
 
+import type { CapabilityReport } from '../../gpu/capabilities.ts';
 import type {
   CompareRequest,
+  DatasetInfo,
   LoadDatasetRequest,
   LoadModelRequest,
   RunEventSink,
@@ -17,6 +19,8 @@ export interface FakeEngineOptions {
   stored?: StoredRun[];
   failDataset?: Error;
   earlyStopAt?: number;
+  /** Wait this long after each step (for screenshots of a run in progress). */
+  stepDelayMs?: number;
 }
 
 export interface FakeEngine {
@@ -51,6 +55,15 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
   let hold = false;
   let release = () => {};
   const engine = {
+    async init() {
+      return FAKE_CAPS;
+    },
+    async capabilities() {
+      return FAKE_CAPS;
+    },
+    async memory() {
+      return { liveBytes: 3_500_000, pooledBytes: 1_000_000, peakLiveBytes: 9_000_000 };
+    },
     async loadModel(req: LoadModelRequest, onEvent?: RunEventSink) {
       calls.push('loadModel');
       requests.model.push(req);
@@ -65,14 +78,14 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
         hiddenSize: 128,
         vocabSize: 1024,
         maxPositions: 128,
-        fit: { fits: true, plan: {}, problems: [], suggestions: [] },
+        fit: { fits: true, plan: { totalBytes: 21_000_000 }, problems: [], suggestions: [] } as never,
       };
     },
     async loadDataset(req: LoadDatasetRequest) {
       calls.push('loadDataset');
       requests.dataset.push(req);
       if (opts.failDataset) throw opts.failDataset;
-      return { datasetId: 'd1', sha256: '00' } as never;
+      return fakeDatasetInfo();
     },
     async startRun(req: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary> {
       calls.push(`startRun${req.resume ? ' resume' : ''}`);
@@ -105,6 +118,7 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
           break;
         }
         if (hold && step === 1) await new Promise<void>((r) => (release = r));
+        if (opts.stepDelayMs) await new Promise((r) => setTimeout(r, opts.stepDelayMs));
       }
       onEvent?.({ type: 'run-state', runId: req.runId, state: 'done' });
       return {
@@ -154,4 +168,60 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
     release: () => release(),
     holdRun: () => (hold = true),
   };
+}
+
+const FAKE_CAPS = {
+  host: 'browser',
+  adapter: {
+    vendor: 'fake',
+    architecture: 'test',
+    device: '',
+    description: 'fake adapter',
+    isFallbackAdapter: true,
+    subgroupMinSize: null,
+    subgroupMaxSize: null,
+  },
+  shaderF16: false,
+  subgroups: false,
+  timestampQuery: false,
+  limits: {},
+  adapterFeatures: [],
+} as unknown as CapabilityReport;
+
+const words = (text: string, trained: boolean, from: number) =>
+  text
+    .split(/(?= )/)
+    .map((t, i) => ({ index: from + i, id: 100 + from + i, text: t, piece: t.replace(' ', 'Ġ'), trained }));
+
+/** A dataset report shaped like the engine's, for the notebook's UI tests and screenshots. */
+export function fakeDatasetInfo(): DatasetInfo {
+  const category = (count: number) => ({ count, examples: [] });
+  const prompt = words('Text: Subject: Re: patch for the build script Thanks, I applied it. Label:', false, 0);
+  const answer = words(' ham', true, prompt.length);
+  return {
+    datasetId: 'd1',
+    sha256: '00',
+    file: 'spam-ham.jsonl',
+    format: 'jsonl',
+    shape: 'classification',
+    shapeCounts: { classification: 600 },
+    template: 'raw',
+    badRows: { count: 0, rows: [] },
+    cleaning: {
+      input: 600,
+      kept: 588,
+      whitespaceNormalized: category(41),
+      empty: category(0),
+      exactDuplicates: category(9),
+      normalizedDuplicates: category(3),
+      overBudget: category(0),
+      nothingToTrain: category(0),
+    },
+    stats: {
+      train: { examples: 470, tokens: 57_000, trainedTokens: 940, labels: { ham: 330, spam: 140 } },
+      validation: { examples: 59, tokens: 7_100, trainedTokens: 118, labels: { ham: 41, spam: 18 } },
+      test: { examples: 59, tokens: 7_050, trainedTokens: 118, labels: { ham: 42, spam: 17 } },
+    },
+    preview: [{ row: 17, tokens: [...prompt, ...answer] }],
+  } as DatasetInfo;
 }

@@ -2,34 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Notebook } from '../../share/notebook.ts';
 import { Autosaver } from './autosave.ts';
 import { fakeEngine } from './fake-engine.ts';
-import { Library, type NotebookStore, type ShareCodec } from './library.svelte.ts';
+import { Library, type ShareCodec } from './library.svelte.ts';
+import { MemoryNotebookStore } from './memory-store.ts';
 import { NotebookDoc } from './notebook-doc.svelte.ts';
 import { compareLosses } from './reproduce.ts';
 import { NotebookRunner } from './runner.svelte.ts';
-
-class MapStore implements NotebookStore {
-  readonly map = new Map<string, Notebook>();
-  saves = 0;
-  async list() {
-    return [...this.map.values()].map((n) => ({ id: n.id, title: n.title, updatedAt: n.updatedAt }));
-  }
-  async load(id: string) {
-    const n = this.map.get(id);
-    return n ? structuredClone(n) : null;
-  }
-  async save(nb: Notebook) {
-    this.saves++;
-    this.map.set(nb.id, structuredClone(nb));
-  }
-  async delete(id: string) {
-    this.map.delete(id);
-  }
-  async importNotebook(nb: Notebook) {
-    const copy = { ...nb, id: `imported-${this.map.size}` };
-    await this.save(copy);
-    return copy;
-  }
-}
 
 class LinkError extends Error {
   constructor(
@@ -66,7 +43,7 @@ const lesson: Notebook = {
   lesson: { readOnly: true, hideConfig: ['model'], hideControls: ['train.lr'] },
 };
 
-function library(store: MapStore) {
+function library(store: MemoryNotebookStore) {
   return new Library({
     store,
     lessons: [lesson],
@@ -152,7 +129,7 @@ describe('compareLosses', () => {
 
 describe('Library', () => {
   it('creates, autosaves edits, lists newest first and deletes notebooks', async () => {
-    const store = new MapStore();
+    const store = new MemoryNotebookStore();
     const lib = library(store);
     const doc = await lib.create('First');
     expect(store.map.get(doc.id)?.title).toBe('First');
@@ -169,7 +146,7 @@ describe('Library', () => {
   });
 
   it('opens a lesson unsaved until it changes, then keeps its edited copy', async () => {
-    const store = new MapStore();
+    const store = new MemoryNotebookStore();
     const lib = library(store);
     const doc = await lib.openLesson('lesson-1');
     expect(doc.readOnly).toBe(true);
@@ -183,7 +160,7 @@ describe('Library', () => {
   });
 
   it('copies a link with the first recorded losses and opens it as a new saved notebook', async () => {
-    const store = new MapStore();
+    const store = new MemoryNotebookStore();
     const lib = library(store);
     const doc = await lib.create('Shared');
     await lib.runner!.runAll();
@@ -192,7 +169,7 @@ describe('Library', () => {
     const trainId = doc.cells.find((c) => c.type === 'train')!.id;
     expect(sent.recordedLosses).toEqual({ [trainId]: [3, 2, 1] });
 
-    const other = library(new MapStore());
+    const other = library(new MemoryNotebookStore());
     expect(await other.openFragment(fragment)).toBe(true);
     expect(other.linkProblem).toBeNull();
     expect(other.doc?.title).toBe('Shared');
@@ -204,7 +181,7 @@ describe('Library', () => {
   });
 
   it('shows a bad link error and leaves saved notebooks untouched', async () => {
-    const store = new MapStore();
+    const store = new MemoryNotebookStore();
     const lib = library(store);
     await lib.create('Keep me');
     await lib.flush();
