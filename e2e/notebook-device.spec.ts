@@ -1,4 +1,4 @@
-// The notebook with WebGPU: the Device cell shows the worker's capability report (checked against the
+// The device page with WebGPU: the Device cell shows the worker's capability report (checked against the
 // adapter the test asks for on the main thread), and the Benchmark cell runs a verified matmul in the
 // worker with progress and a positive GFLOP/s.
 
@@ -16,6 +16,7 @@ interface AdapterFacts {
 
 test('shows the capability report and runs a verified matmul benchmark', async ({ page }, testInfo) => {
   await page.goto('/');
+  await page.getByTestId('device-page').click();
 
   // The oracle: the same browser's adapter, asked for directly on the main thread.
   const facts = await page.evaluate(async (): Promise<AdapterFacts | null> => {
