@@ -94,9 +94,10 @@ export const LESSON_LORA_IN_FIVE_MINUTES: Notebook = lesson('lesson-lora-in-five
     'The evaluation scores every test e-mail twice, with the base model and with the tuned one. For each',
     'e-mail it asks the model how likely `ham` and `spam` are after `Label:` and takes the likelier one,',
     'so even the base model gets an accuracy. Compare three numbers: the majority baseline, the base',
-    "model's accuracy and the tuned model's. The tuned model should beat the baseline. Look at the",
-    'per-class precision and recall too: a model that learned nothing but "always ham" has a spam recall',
-    'of zero, however good its accuracy looks.',
+    "model's accuracy and the tuned model's. The untrained model tends to prefer one label for every",
+    'e-mail, so it scores about 70% or about 30% depending on which one it happens to like. The tuned',
+    'model should beat the baseline. Look at the per-class precision and recall too: a model that learned',
+    'nothing but "always ham" has a spam recall of zero, however good its accuracy looks.',
   ]),
   { id: 'eval', type: 'evaluate' },
   md('about-generate', [
