@@ -5,6 +5,7 @@
 import { mount, unmount } from 'svelte';
 import { afterAll, describe, expect, it } from 'vitest';
 import { page } from 'vitest/browser';
+import { encodeNotebookFragment } from '../share/link.ts';
 import { LESSONS } from '../share/lessons/index.ts';
 import App from './App.svelte';
 import { EngineSession } from './engine-session.svelte.ts';
@@ -95,5 +96,21 @@ describe('the notebook page', () => {
     const shared = await shareCodec.decode(url.slice(url.indexOf('#') + 1));
     expect(shared.recordedLosses?.train).toEqual(losses.slice(0, 20));
     expect(shared.cells).toEqual(LESSONS[0].cells);
+  });
+
+  it('refuses a share link whose markdown carries script, and keeps the saved notebooks', async () => {
+    const saved = structuredClone([...store.map.values()]);
+    const fragment = encodeNotebookFragment({
+      ...LESSONS[0],
+      lesson: undefined,
+      cells: [{ id: 'md', type: 'markdown', source: 'Hi <img src=x onerror="window.__pwned = 1">' }],
+    });
+    await expect(shareCodec.decode(fragment)).rejects.toMatchObject({ name: 'ShareLinkError', reason: 'invalid' });
+    expect(await library.openFragment(fragment)).toBe(true);
+    expect(library.linkProblem?.message).toMatch(/could run code/);
+    await until(() => $('[data-testid="link-problem"]') !== null);
+    await shot('script-link', '[data-testid="link-problem"]');
+    expect([...store.map.values()]).toEqual(saved);
+    expect((window as { __pwned?: number }).__pwned).toBeUndefined();
   });
 });
