@@ -188,6 +188,7 @@ export class Trainer {
 
   /** Ends the run after the current step (a 'latest' checkpoint is saved, the best restored, the test split evaluated). */
   stop(): void {
+    if (this.runState === 'done' || this.runState === 'failed') return;
     this.stopRequested = true;
     this.setState('stopping');
     this.wake?.();
