@@ -6,6 +6,7 @@
 import type { CompareTokenEvent, ExportKind, LoadDatasetRequest, RunEventSink } from '../../engine/run-api.ts';
 import { VerifiedFetchError } from '../../errors.ts';
 import { sha256Hex } from '../../share/hash.ts';
+import type { ShapeName } from '../../data/shapes.ts';
 import type { Cell, DatasetSource } from '../../share/notebook.ts';
 import type { RunEvent } from '../../train/run-types.ts';
 import { CellRun, CompareRun, DatasetRun, ExportRun, ModelRun, TrainRun, type AnyRun } from './cell-runs.svelte.ts';
@@ -254,8 +255,8 @@ export class NotebookRunner {
             seed: cfg.seed,
             fractions: cfg.fractions,
             maxLength: cfg.maxLength,
-            overLength: cfg.overLength === 'truncate-prompt' ? 'truncate' : cfg.overLength,
-            shape: cfg.shape === 'auto' ? 'auto' : (cfg.shape as never),
+            overLength: cfg.overLength,
+            shape: cfg.shape as ShapeName | 'auto',
             badRows: 'skip',
           },
           limitRows: cfg.limitRows,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError, VerifiedFetchError } from '../../errors.ts';
 import { sha256Hex } from '../../share/hash.ts';
 import type { Cell, Notebook } from '../../share/notebook.ts';
-import { newCell } from './defaults.ts';
+import { DEFAULT_DATASET, newCell } from './defaults.ts';
 import { fakeEngine } from './fake-engine.ts';
 import { NotebookDoc } from './notebook-doc.svelte.ts';
 import { NotebookRunner } from './runner.svelte.ts';
@@ -14,7 +14,7 @@ function notebook(cells: Cell[], extra: Partial<Notebook> = {}): Notebook {
 const chain = (): Cell[] => [
   { id: 'md', type: 'markdown', source: '# hi' },
   { ...newCell('model'), id: 'model' },
-  { ...newCell('dataset'), id: 'data' },
+  { id: 'data', type: 'dataset', config: { ...DEFAULT_DATASET, overLength: 'truncate-prompt' } },
   { ...newCell('train'), id: 'train' },
   { id: 'eval', type: 'evaluate' },
   { ...newCell('generate'), id: 'gen' },
@@ -37,6 +37,7 @@ describe('NotebookRunner', () => {
       'export metrics-csv',
     ]);
     expect(fake.requests.dataset[0].modelId).toBe('m1');
+    expect(fake.requests.dataset[0].options).toMatchObject({ overLength: 'truncate-prompt', maxLength: 128, seed: 42 });
     expect(fake.requests.run[0]).toMatchObject({ runId: 'nb1/train', modelId: 'm1', datasetId: 'd1', resume: false });
     const train = runner.runFor('train', 'train');
     expect(train.steps.map((s) => s.loss)).toEqual([3, 2, 1.5, 1.2]);
