@@ -46,6 +46,12 @@ export class WorkerEngine implements Engine {
   storedRuns: Engine['storedRuns'] = () => this.remote.storedRuns();
   deleteRun: Engine['deleteRun'] = (runId) => this.remote.deleteRun(runId);
 
+  /** Kills the worker at once, mid-step if need be: what closing or reloading the page does to it. */
+  terminate(): void {
+    this.remote[Comlink.releaseProxy]();
+    this.worker.terminate();
+  }
+
   async dispose(): Promise<void> {
     await this.remote.dispose();
     this.remote[Comlink.releaseProxy]();

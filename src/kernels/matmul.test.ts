@@ -193,6 +193,18 @@ describe('matmul on Dawn', () => {
     }
   });
 
+  it('the compact tile of fallback adapters gives bitwise the results of the default tile', async () => {
+    for (const product of PRODUCTS) {
+      const c: Case = { product, m: 70, n: 68, k: 52 };
+      const compact = matmulTile(product, 32768, true);
+      expect([compact.tm, compact.tn]).toEqual([4, 4]);
+      const wide = await run(c, { kernel: (step, args, p) => matmul(step, args, p, matmulTile(p, 32768)) });
+      const small = await run(c, { kernel: (step, args, p) => matmul(step, args, p, compact) });
+      expectClose(small.got, small.ref, 1e-5, 1e-4, `${label(c)} compact`);
+      expect(Array.from(small.got)).toEqual(Array.from(wide.got));
+    }
+  });
+
   it('the fast dense reference agrees with reference/matmul.ts', () => {
     for (const product of PRODUCTS) {
       for (const [m, n, k] of [

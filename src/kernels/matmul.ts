@@ -34,13 +34,20 @@ export interface MatmulTile {
 }
 
 /**
+ * 4×4 outputs per invocation, for CPU-emulated fallback adapters (SwiftShader): their shader compiler takes
+ * 15 to 30 s for each unrolled 16×8 variant (eight variants make a LoRA step's first run wait minutes),
+ * and 16 accumulators compile several times faster. Every output still sums its k terms in the same order.
+ */
+const COMPACT_TILE: MatmulTile = { wgx: 8, wgy: 8, tm: 4, tn: 4, bk: 32 };
+
+/**
  * The tile: 8×8 invocations of 16×8 outputs (a 128×64 block of C) and 32-deep k slices: of the register
  * blocks tried on Dawn (see bench/), 16×8 beat 8×8 by 10 to 25% (a quarter fewer loads per multiply-add)
  * and still fits a GPU's registers (128 accumulators). 16-deep slices where the device has less
  * workgroup memory than the 24 to 27 KiB that needs (WebGPU's default limit is 16 KiB).
  */
-export function matmulTile(product: MatmulProduct, maxWorkgroupBytes = 32768): MatmulTile {
-  const tile = { wgx: 8, wgy: 8, tm: 16, tn: 8, bk: 32 };
+export function matmulTile(product: MatmulProduct, maxWorkgroupBytes = 32768, compact = false): MatmulTile {
+  const tile = compact ? COMPACT_TILE : { wgx: 8, wgy: 8, tm: 16, tn: 8, bk: 32 };
   return sharedBytes(product, tile) <= maxWorkgroupBytes ? tile : { ...tile, bk: 16 };
 }
 
@@ -276,7 +283,8 @@ export async function matmul(step: Step, args: MatmulArgs, product: MatmulProduc
     args,
     strideA,
     strideB,
-    tile ?? matmulTile(product, step.gpu.caps.limits.maxComputeWorkgroupStorageSize),
+    tile ??
+      matmulTile(product, step.gpu.caps.limits.maxComputeWorkgroupStorageSize, step.gpu.caps.adapter.isFallbackAdapter),
   );
   const params = new ArrayBuffer(48);
   new Uint32Array(params, 0, 7).set([m, n, k, batch, strideA, strideB, m * n]);
