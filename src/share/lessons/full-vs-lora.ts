@@ -53,7 +53,7 @@ export const LESSON_FULL_VS_LORA: Notebook = lesson('lesson-full-vs-lora', 'Full
     '## Run 2: a LoRA adapter',
     '',
     'Rank 8 on the query and value projections only, as in the original LoRA paper: 4 layers x',
-    '(2,048 + 1,536) = 14,336 trainable numbers, 1.6% of the model. The learning rate is 3e-3: LoRA',
+    '(2,048 + 1,536) = 14,336 trainable numbers, 1.6% of the model. The learning rate is 5e-3: LoRA',
     'updates pass through the small `B · A` product and need larger steps than full fine-tuning, and this',
     'model is so small that even the usual LoRA rate of 1e-4 (meant for billion-parameter models) would',
     'leave it almost unchanged after 60 steps.',
@@ -61,8 +61,12 @@ export const LESSON_FULL_VS_LORA: Notebook = lesson('lesson-full-vs-lora', 'Full
   {
     id: 'train-lora',
     type: 'train',
-    label: 'LoRA r = 8 on q, v, lr 3e-3',
-    config: train({ ...common, lora: lora({ r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] }) }),
+    label: 'LoRA r = 8 on q, v, lr 5e-3',
+    config: train({
+      ...common,
+      lr: 5e-3,
+      lora: lora({ r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] }),
+    }),
   },
   { id: 'eval-lora', type: 'evaluate' },
   md('verdict', [

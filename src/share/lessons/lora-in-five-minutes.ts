@@ -2,7 +2,13 @@
 // (model, data, a LoRA run, evaluation against the majority baseline, base-versus-tuned outputs, export).
 
 import type { Notebook } from '../notebook.ts';
-import { SPAM_LABELS, TINY_LORA_LR, builtinModel, lesson, lora, md, spamHam, train } from './kit.ts';
+import { SPAM_LABELS, builtinModel, lesson, lora, md, spamHam, train } from './kit.ts';
+
+/**
+ * Measured with the real trainer on Dawn + lavapipe: 3e-3 for 100 steps ended at 73% test accuracy (baseline
+ * 70%); 5e-3 for 120 steps at 80% (validation 85%, macro-F1 0.73), the untrained model at 30%.
+ */
+const LR = 5e-3;
 
 export const LESSON_LORA_IN_FIVE_MINUTES: Notebook = lesson('lesson-lora-in-five-minutes', 'LoRA in five minutes', [
   md('intro', [
@@ -65,10 +71,10 @@ export const LESSON_LORA_IN_FIVE_MINUTES: Notebook = lesson('lesson-lora-in-five
     'the attention projections and the MLP), with `alpha = 16`, so the update is scaled by 16 / 8 = 2.',
     'That is about 75 thousand trainable numbers, under a tenth of the model.',
     '',
-    `**Why the learning rate is ${TINY_LORA_LR}.** You will often read that LoRA wants a learning rate of`,
+    `**Why the learning rate is ${LR}.** You will often read that LoRA wants a learning rate of`,
     'about 1e-4. That advice is for models with billions of parameters, whose every weight sits in a',
     'huge sum and where a small step already moves the output a lot. Our model is a thousand times',
-    `smaller, and with 1e-4 it would barely move in a hundred steps. ${TINY_LORA_LR} (thirty times larger)`,
+    `smaller, and with 1e-4 it would barely move in a hundred steps. ${LR} (fifty times larger)`,
     'lets it learn within minutes; for a tiny model anything from about 1e-3 to 5e-3 works for LoRA. If',
     'you later fine-tune a real model, go back to the usual 1e-4 to 2e-4.',
     '',
@@ -78,11 +84,11 @@ export const LESSON_LORA_IN_FIVE_MINUTES: Notebook = lesson('lesson-lora-in-five
   {
     id: 'train',
     type: 'train',
-    label: `LoRA r = 8, alpha = 16, lr ${TINY_LORA_LR}`,
+    label: `LoRA r = 8, alpha = 16, lr ${LR}`,
     config: train({
       lora: lora({ r: 8, alpha: 16, dropout: 0.05, targetModules: 'all-linear' }),
       epochs: 2,
-      maxSteps: 100,
+      maxSteps: 120,
       evalEvery: 20,
       evalExamples: 60,
       labels: SPAM_LABELS,
