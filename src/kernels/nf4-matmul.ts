@@ -336,9 +336,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 `;
 }
 
-/** The f32 matmul's tile for the same product (f16 tiles take half the workgroup memory). */
-function frozenTile(product: FrozenProduct, compute: 'f32' | 'f16', maxWorkgroupBytes: number): MatmulTile {
-  return matmulTile(product, compute === 'f16' ? 2 * maxWorkgroupBytes : maxWorkgroupBytes);
+/** The f32 matmul's tile for the same product (f16 tiles take half the workgroup memory; compact on fallback adapters). */
+function frozenTile(
+  product: FrozenProduct,
+  compute: 'f32' | 'f16',
+  maxWorkgroupBytes: number,
+  compact: boolean,
+): MatmulTile {
+  return matmulTile(product, compute === 'f16' ? 2 * maxWorkgroupBytes : maxWorkgroupBytes, compact);
 }
 
 export function frozenMatmulConfig(
@@ -346,6 +351,7 @@ export function frozenMatmulConfig(
   product: FrozenProduct,
   maxWorkgroupBytes = 32768,
   tile?: MatmulTile,
+  compact = false,
 ): FrozenMatmulConfig {
   const { w } = args;
   const compute = args.compute ?? 'f32';
@@ -361,7 +367,7 @@ export function frozenMatmulConfig(
     vecB: w.cols % 4 === 0,
     bias: args.bias !== undefined,
     accumulate: args.accumulate ?? false,
-    tile: tile ?? frozenTile(product, compute, maxWorkgroupBytes),
+    tile: tile ?? frozenTile(product, compute, maxWorkgroupBytes, compact),
   };
   return cfg;
 }
@@ -399,7 +405,13 @@ export async function frozenMatmul(
   if ((compute === 'f16' || w.format === 'f16') && !gpu.caps.shaderF16) {
     throw new TypeError(`frozen matmul ${product}: f16 needs shader-f16, which this device lacks`);
   }
-  const cfg = frozenMatmulConfig(args, product, gpu.caps.limits.maxComputeWorkgroupStorageSize, tile);
+  const cfg = frozenMatmulConfig(
+    args,
+    product,
+    gpu.caps.limits.maxComputeWorkgroupStorageSize,
+    tile,
+    gpu.caps.adapter.isFallbackAdapter,
+  );
   const params = new ArrayBuffer(48);
   new Uint32Array(params, 0, 5).set([m, n, k, w.rows, w.cols]);
   new Float32Array(params, 20, 2).set([args.alpha ?? 1, w.offset]);
