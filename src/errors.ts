@@ -252,6 +252,27 @@ export class AdapterImportError extends LorabookError {
   }
 }
 
+/**
+ * A run cannot resume from its checkpoint because what it would continue with differs from what it was
+ * trained with: `field` names it (model, base, dataset), `saved` and `given` the two values.
+ */
+export class ResumeMismatch extends LorabookError {
+  readonly kind = 'ResumeMismatch';
+  constructor(
+    message: string,
+    readonly runId: string,
+    readonly field: string,
+    readonly saved: string,
+    readonly given: string,
+  ) {
+    super(message);
+    this.name = 'ResumeMismatch';
+  }
+  override fields(): ErrorFields {
+    return { runId: this.runId, field: this.field, saved: this.saved, given: this.given };
+  }
+}
+
 /** The wire form of any error. */
 export interface SerializedError {
   kind: string;
@@ -287,6 +308,7 @@ const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
       str(f, 'reason') as AdapterImportReason,
       f.key === null ? null : str(f, 'key'),
     ),
+  ResumeMismatch: (m, f) => new ResumeMismatch(m, str(f, 'runId'), str(f, 'field'), str(f, 'saved'), str(f, 'given')),
   VerifiedFetchError: (m, f) =>
     new VerifiedFetchError(
       m,

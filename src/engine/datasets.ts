@@ -22,6 +22,23 @@ export interface EngineDataset {
   info: DatasetInfo;
   prepared: PreparedDataset;
   modelId: string;
+  /** The model's name@revision whose tokenizer made the splits. */
+  modelKey: string;
+  /** The source's SHA-256 and the preparation options: equal fingerprints give equal splits. */
+  fingerprint: string;
+}
+
+/** JSON with object keys sorted at every level, so equal options always print the same. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 const fileName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
@@ -94,7 +111,10 @@ export class DatasetRegistry {
     );
     const datasetId = `d${this.next++}`;
     const info: DatasetInfo = { ...result, datasetId, sha256: sha256Hex(bytes) };
-    const d: EngineDataset = { info, prepared, modelId: model.info.modelId };
+    const options = { ...req.options, limitRows: req.limitRows ?? req.options.limitRows ?? 0 };
+    const fingerprint = `${info.sha256} ${stableJson(options)}`;
+    const modelKey = `${model.info.name}@${model.info.resolvedRevision}`;
+    const d: EngineDataset = { info, prepared, modelId: model.info.modelId, modelKey, fingerprint };
     this.datasets.set(datasetId, d);
     return d;
   }

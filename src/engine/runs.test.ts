@@ -10,7 +10,7 @@ import { parseHeader } from '../model/safetensors.ts';
 import { DEFAULT_LORA } from '../model/lora.ts';
 import { testGpu } from '../test/gpu.ts';
 import type { Gpu } from '../gpu/gpu.ts';
-import { DeviceLost } from '../errors.ts';
+import { DeviceLost, ResumeMismatch } from '../errors.ts';
 import type { RunEvent, TrainConfig } from '../train/run-types.ts';
 import { LocalEngine } from './local-engine.ts';
 
@@ -154,6 +154,37 @@ describe('engine run API on Dawn', () => {
     expect(devices.length).toBe(before + 1);
     expect(losses(again).map(([s]) => s)).toEqual([3, 4]);
     expect([...losses(lost), ...losses(again)]).toEqual(losses(whole));
+  });
+});
+
+describe('run guards', () => {
+  it('refuses to resume on a differently prepared dataset, and a stop before training starts is kept', async () => {
+    const { model, data } = await loaded();
+    const base = { modelId: model.modelId, datasetId: data.datasetId, config: CONFIG };
+    const states: string[] = [];
+    const run = engine.startRun({ ...base, runId: 'early-stop', resume: false }, (e) => {
+      if (e.type === 'run-state') states.push(e.state);
+    });
+    await engine.stopRun('early-stop'); // arrives while the model is still being built
+    const summary = await run;
+    expect(summary.stoppedBy).toBe('user');
+    expect(summary.steps).toBe(0);
+
+    const cut = engine.startRun({ ...base, runId: 'moved', resume: false }, (e) => {
+      if (e.type === 'checkpoint' && e.kind === 'latest' && e.step === 2) void engine.stopRun('moved');
+    });
+    await cut;
+    const other = await engine.loadDataset({
+      modelId: model.modelId,
+      source: { kind: 'builtin', id: 'spam-ham' },
+      options: { seed: 2, maxLength: 48, overLength: 'truncate-prompt', fractions: [0.6, 0.2, 0.2] },
+      limitRows: 40,
+    });
+    const err = await engine
+      .startRun({ ...base, datasetId: other.datasetId, runId: 'moved', resume: true })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResumeMismatch);
+    expect((err as ResumeMismatch).field).toBe('dataset');
   });
 });
 

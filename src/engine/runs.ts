@@ -10,7 +10,15 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { exportPeftAdapter } from '../export/peft-adapter.ts';
 import { LlamaGpu } from '../model/llama-gpu.ts';
 import { Trainer, type ModelFactoryOptions } from '../train/trainer.ts';
-import type { CheckpointStore, RunState, RunSummary, StepMetrics, EvalMetrics } from '../train/run-types.ts';
+import { ResumeMismatch } from '../errors.ts';
+import type {
+  CheckpointStore,
+  EvalMetrics,
+  RunFingerprint,
+  RunState,
+  RunSummary,
+  StepMetrics,
+} from '../train/run-types.ts';
 import type { ExportFile } from '../export/hub-model.ts';
 import type { RunCheckpoints } from '../store/checkpoints.ts';
 import type { DatasetRegistry } from './datasets.ts';
@@ -27,6 +35,8 @@ export interface RunStore extends CheckpointStore {
 interface Run {
   modelId: string;
   trainer: Trainer | null;
+  /** A stop or pause asked for before the trainer existed. */
+  pending: 'stop' | 'pause' | null;
   state: RunState;
   summary: RunSummary | null;
   tuned: TunedModel | null;
@@ -61,28 +71,54 @@ export class RunRegistry {
 
   async start(req: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary> {
     const existing = this.runs.get(req.runId);
-    if (existing && (existing.state === 'running' || existing.state === 'paused' || existing.state === 'stopping')) {
+    if (existing && existing.state !== 'done' && existing.state !== 'failed') {
       throw new Error(`run ${req.runId} is already training`);
     }
-    const gpu = await this.gpu();
-    const model = this.models.get(req.modelId);
-    const data = this.datasets.get(req.datasetId);
-    const tok = await this.tokenizer(model);
-    const base = req.config.base ?? 'f32';
-    // The tensors as loaded (f32, f16 or NF4 codes): the model uploads them as its base needs, so an NF4
-    // model trains QLoRA straight on the cached codes, never through an f32 copy.
-    const stored = Object.fromEntries(model.loaded.tensors);
-    const factory = (o: ModelFactoryOptions) =>
-      LlamaGpu.create(gpu, model.spec, stored, { ...o, base: o.mode === 'lora' ? base : 'f32' }, null);
+    // Registered before the first await: a stop or pause that arrives while the model is being built is
+    // kept and applied as soon as the trainer exists, and a second start of the same run is refused.
     const run: Run = {
       modelId: req.modelId,
       trainer: null,
+      pending: null,
       state: 'idle',
       summary: null,
       tuned: null,
       history: { steps: [], evals: [] },
     };
     this.runs.set(req.runId, run);
+    try {
+      return await this.train(run, req, onEvent);
+    } catch (e) {
+      run.state = 'failed';
+      throw e;
+    }
+  }
+
+  private async train(run: Run, req: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary> {
+    const gpu = await this.gpu();
+    const model = this.models.get(req.modelId);
+    const data = this.datasets.get(req.datasetId);
+    const modelKey = `${model.info.name}@${model.info.resolvedRevision}`;
+    if (data.modelKey !== modelKey) {
+      throw new Error(`dataset ${req.datasetId} was tokenized for ${data.modelKey}, not ${modelKey}: prepare it again`);
+    }
+    const tok = await this.tokenizer(model);
+    const checkpoint = req.resume ? await this.store.load(req.runId, 'latest') : null;
+    if (!req.resume) await this.store.delete(req.runId);
+    // A resumed run continues with the checkpoint's config; it must be the same model, base and data.
+    const config = checkpoint ? checkpoint.state.config : req.config;
+    const fingerprint: RunFingerprint = {
+      model: modelKey,
+      base: config.base ?? 'f32',
+      dataset: data.fingerprint,
+    };
+    if (checkpoint) checkFingerprint(req.runId, checkpoint.state.config.fingerprint, fingerprint);
+    const base = fingerprint.base;
+    // The tensors as loaded (f32, f16 or NF4 codes): the model uploads them as its base needs, so an NF4
+    // model trains QLoRA straight on the cached codes, never through an f32 copy.
+    const stored = Object.fromEntries(model.loaded.tensors);
+    const factory = (o: ModelFactoryOptions) =>
+      LlamaGpu.create(gpu, model.spec, stored, { ...o, base: o.mode === 'lora' ? base : 'f32' }, null);
     const options = {
       gpu,
       model: factory,
@@ -98,17 +134,18 @@ export class RunRegistry {
         onEvent?.(e);
       },
     };
-    const checkpoint = req.resume ? await this.store.load(req.runId, 'latest') : null;
-    if (!req.resume) await this.store.delete(req.runId);
     const trainer = checkpoint
       ? await Trainer.resume(options, checkpoint)
-      : new Trainer({ ...options, config: req.config });
+      : new Trainer({ ...options, config: { ...req.config, fingerprint } });
     if (checkpoint) run.history = structuredClone(checkpoint.state.history);
     run.trainer = trainer;
+    if (run.pending === 'stop') trainer.stop();
+    if (run.pending === 'pause') trainer.pause();
     try {
       run.summary = await trainer.run();
       const cfg = trainer.checkpointState.config;
       run.tuned = await readTuned(gpu, trainer.model, cfg.mode, cfg.lora);
+      run.state = 'done';
       return run.summary;
     } finally {
       trainer.dispose();
@@ -117,18 +154,24 @@ export class RunRegistry {
   }
 
   pause(runId: string): RunState {
-    this.run(runId).trainer?.pause();
-    return this.run(runId).state;
+    const run = this.run(runId);
+    if (run.trainer) run.trainer.pause();
+    else if (run.pending !== 'stop') run.pending = 'pause';
+    return run.state;
   }
 
   resume(runId: string): RunState {
-    this.run(runId).trainer?.resume();
-    return this.run(runId).state;
+    const run = this.run(runId);
+    if (run.trainer) run.trainer.resume();
+    else if (run.pending === 'pause') run.pending = null;
+    return run.state;
   }
 
   stop(runId: string): RunState {
-    this.run(runId).trainer?.stop();
-    return this.run(runId).state;
+    const run = this.run(runId);
+    if (run.trainer) run.trainer.stop();
+    else run.pending = 'stop';
+    return run.state;
   }
 
   private finished(runId: string): { run: Run; tuned: TunedModel; model: EngineModel } {
@@ -175,6 +218,21 @@ export class RunRegistry {
   async delete(runId: string): Promise<void> {
     this.runs.delete(runId);
     await this.store.delete(runId);
+  }
+}
+
+function checkFingerprint(runId: string, saved: RunFingerprint | undefined, given: RunFingerprint): void {
+  if (!saved) return; // checkpoints written before fingerprints existed
+  for (const field of ['model', 'base', 'dataset'] as const) {
+    if (saved[field] !== given[field]) {
+      throw new ResumeMismatch(
+        `run ${runId} cannot resume: its checkpoint was trained with ${field} "${saved[field]}", this notebook gives "${given[field]}". Start the run again, or restore the ${field} it used.`,
+        runId,
+        field,
+        saved[field],
+        given[field],
+      );
+    }
   }
 }
 

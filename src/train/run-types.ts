@@ -60,6 +60,19 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** For classification data: the label strings whose scores decide the prediction. */
   labels?: string[];
+  /**
+   * What the run trains on, set by the engine when a run starts and checked when it resumes (a resume
+   * on another model, base or dataset preparation is refused, never continued in silence).
+   */
+  fingerprint?: RunFingerprint;
+}
+
+export interface RunFingerprint {
+  /** The model's name and resolved revision. */
+  model: string;
+  base: 'f32' | 'f16' | 'nf4';
+  /** SHA-256 of the dataset's source bytes and the options it was prepared with. */
+  dataset: string;
 }
 
 /** Where the run's data reader stands: the epoch and the index of the next example in its shuffled order. */
