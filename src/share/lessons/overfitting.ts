@@ -3,7 +3,7 @@
 // (patience), which stops after the turn and restores the best checkpoint.
 
 import type { Notebook } from '../notebook.ts';
-import { builtinModel, lesson, lora, md, sotu, train } from './kit.ts';
+import { builtinModel, lesson, lora, md, spamHam, train } from './kit.ts';
 
 const tooLong = {
   lora: lora({ r: 16, alpha: 32, dropout: 0, targetModules: 'all-linear' }),
@@ -29,11 +29,19 @@ export const LESSON_OVERFITTING: Notebook = lesson('lesson-overfitting', 'Overfi
   md('about-data', [
     '## A deliberately small set',
     '',
-    'Only 80 passages of State of the Union addresses, split 60/20/20: 48 rows to train on, 16 to',
-    'validate, 16 to test. With 8 rows a step, one pass over the training rows (an *epoch*) takes six',
-    'steps, so 100 steps see every training row about seventeen times.',
+    'Only 80 e-mails from the `spam-ham` set, read this time as plain text (the `text` shape: the model',
+    'learns to continue e-mails, the labels are ignored), cut to 128 tokens and split 60/20/20: 48 rows',
+    'to train on, 16 to validate, 16 to test. The model was pretrained on books and speeches and has',
+    'never seen an e-mail, so there is real, general learning to do at first (headers, quoting, the',
+    'vocabulary of mailing lists) before there is nothing left to learn but the 48 e-mails themselves.',
+    'With 8 rows a step, one pass over the training rows (an *epoch*) takes six steps, so 100 steps see',
+    'every training row about seventeen times.',
   ]),
-  { id: 'data', type: 'dataset', config: sotu({ limitRows: 80, fractions: [0.6, 0.2, 0.2] }) },
+  {
+    id: 'data',
+    type: 'dataset',
+    config: spamHam({ shape: 'text', overLength: 'truncate', limitRows: 80, fractions: [0.6, 0.2, 0.2] }),
+  },
   md('about-overfit', [
     '## Run 1: too long, on purpose',
     '',
@@ -42,7 +50,7 @@ export const LESSON_OVERFITTING: Notebook = lesson('lesson-overfitting', 'Overfi
     'large for the usual reasons: 1e-4 suits billion-parameter models; this one has under a million.)',
     'The validation loss is measured every 5 steps on all 16 validation rows.',
     '',
-    'Watch both curves. Early on they fall together: the model is learning how these speeches are',
+    'Watch both curves. Early on they fall together: the model is learning how e-mails are',
     'written. Then they part: training loss keeps falling towards zero while validation loss bottoms out',
     'and climbs. Every step after that low point makes the model worse at the thing you care about.',
   ]),
