@@ -2,7 +2,7 @@
 // alpha, whose loss curves overlay; the text explains capacity (r) and scale (alpha / r).
 
 import type { Notebook } from '../notebook.ts';
-import { builtinModel, lesson, lora, md, sotu, train } from './kit.ts';
+import { builtinModel, lesson, lora, md, spamHam, train } from './kit.ts';
 
 const run = (r: number, alpha: number) =>
   train({
@@ -33,12 +33,13 @@ export const LESSON_RANK_AND_ALPHA: Notebook = lesson('lesson-rank-and-alpha', '
   md('about-data', [
     '## The data',
     '',
-    'Plain text this time: passages from State of the Union addresses, 300 of them, each cut to 128',
-    'tokens. Every token is trained (there is no prompt to mask), so the loss says how well the model',
-    'predicts the next word of a presidential address. The model saw similar text in pretraining, so it',
-    'starts from a decent loss; the runs show how fast each adapter adapts it further.',
+    'Plain text this time: 300 e-mails from the `spam-ham` set read with the `text` shape (the labels',
+    'are ignored), each cut to 128 tokens. Every token is trained (there is no prompt to mask), so the',
+    'loss says how well the model predicts the next token of an e-mail. The model was pretrained on',
+    'books and speeches and has never seen e-mail headers, quoted replies or mailing-list jargon, so',
+    'there is a lot to adapt to, and the runs show how fast each adapter does it.',
   ]),
-  { id: 'data', type: 'dataset', config: sotu({ limitRows: 300 }) },
+  { id: 'data', type: 'dataset', config: spamHam({ shape: 'text', overLength: 'truncate', limitRows: 300 }) },
   md('about-runs', [
     '## Four runs',
     '',
