@@ -16,7 +16,10 @@ export default defineConfig({
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
   // Pre-bundled up front: discovered mid-run, Vite would re-bundle and reload the page under a test.
-  optimizeDeps: { exclude: ['onnxruntime-web'], include: ['@huggingface/transformers'] },
+  optimizeDeps: {
+    exclude: ['onnxruntime-web'],
+    include: ['@huggingface/transformers', 'dompurify', 'marked', 'fflate', 'valibot', 'uplot', 'comlink', 'idb'],
+  },
   test: {
     projects: [
       {
