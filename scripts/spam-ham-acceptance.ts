@@ -5,6 +5,10 @@
 // macro-F1, the majority baseline, test examples, steps, tokens/s and wall time. The bar: tuned
 // accuracy ≥ majority baseline + 10 points and macro-F1 ≥ 0.75 on ≥ 300 test emails.
 // Run: bash scripts/with-gpu-env.sh node --import tsx scripts/spam-ham-acceptance.ts [--key=value ...]
+// Measured with these defaults (seq 64, 300 steps of 8 rows, lr 6e-3 linear with 10 warmup steps, LoRA r 8
+// alpha 16 on every linear, seed 0) on lavapipe, on a shared 2-core machine under load ~11: 579 test emails,
+// majority baseline 0.710; base accuracy 0.290 / macro-F1 0.225; tuned 0.851 / 0.814 (ham F1 0.898, spam
+// 0.730); 157 row tokens/s in training; 24 min wall (the base and tuned test evaluations included).
 // (keys: seq, trainExamples, evalExamples, microBatch, gradAccum, maxSteps, epochs, lr, r, alpha, warmup,
 // evalEvery, evalExamples, patience, seed, schedule, targets, dropout, evalBatchRows; testExamples limits the test
 // split for quick tuning runs only)
@@ -35,7 +39,7 @@ const arg = new Map(
 const num = (k: string, d: number) => (arg.has(k) ? Number(arg.get(k)) : d);
 const str = (k: string, d: string) => arg.get(k) ?? d;
 
-const SEQ = num('seq', 128);
+const SEQ = num('seq', 64);
 const LABELS = ['ham', 'spam'];
 const wallStart = performance.now();
 
@@ -76,12 +80,12 @@ const config: TrainConfig = {
     targetModules: str('targets', 'all-linear'),
   },
   epochs: num('epochs', 1),
-  maxSteps: num('maxSteps', 0),
+  maxSteps: num('maxSteps', 300),
   microBatch: num('microBatch', 8),
   gradAccum: num('gradAccum', 1),
   seq: SEQ,
   packing: false,
-  lr: num('lr', 2e-3),
+  lr: num('lr', 6e-3),
   schedule: str('schedule', 'linear') as LrSchedule,
   warmupSteps: num('warmup', 10),
   weightDecay: 0,
@@ -91,8 +95,8 @@ const config: TrainConfig = {
   maxGradNorm: 1,
   seed,
   checkpointing: false,
-  evalEvery: num('evalEvery', 50),
-  evalExamples: num('evalExamples', 200),
+  evalEvery: num('evalEvery', 75),
+  evalExamples: num('evalExamples', 100),
   earlyStopping: { patience: num('patience', 3), threshold: 0 },
   checkpointEvery: 0,
   labels: LABELS,
@@ -110,7 +114,7 @@ const trainer = new Trainer({
   store: new MemoryCheckpointStore(),
   padId: tok.padId ?? tok.eosId ?? 0,
   baseParameters,
-  evalBatchRows: num('evalBatchRows', 32),
+  evalBatchRows: num('evalBatchRows', 16),
   onEvent: (e) => {
     if (e.type === 'train-step') {
       const m = e.metrics;
