@@ -127,6 +127,7 @@ export class RunRegistry {
       store: this.store,
       padId: tok.padId ?? tok.eosId ?? 0,
       baseParameters: model.info.parameters,
+      maxPositions: model.spec.maxPositionEmbeddings,
       onEvent: (e: Parameters<NonNullable<RunEventSink>>[0]) => {
         if (e.type === 'run-state') run.state = e.state;
         if (e.type === 'train-step') run.history.steps.push(e.metrics);

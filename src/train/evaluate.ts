@@ -23,6 +23,8 @@ export interface EvaluateOptions {
   padId: number;
   /** Classification: the label strings to score, and their token ids (labelTokensOf). */
   classes?: { labels: readonly string[]; tokens: Readonly<Record<string, readonly number[]>> };
+  /** The model's position limit: a longer row is an error (RoPE would clamp its positions in silence). */
+  maxPositions?: number;
 }
 
 export type SplitEval = Omit<EvalMetrics, 'split' | 'step'>;
@@ -105,8 +107,15 @@ function candidateRow(e: TokenizedExample, k: number, label: number, tokens: rea
   return { ids, labels, lossFrom: [], scoreFrom, example: k, label };
 }
 
-function toBatch(rows: readonly RowSpec[], padId: number): TokenBatch {
-  const seq = Math.ceil(Math.max(...rows.map((r) => r.ids.length)) / 8) * 8;
+function toBatch(rows: readonly RowSpec[], padId: number, maxPositions = Infinity): TokenBatch {
+  const longest = Math.max(...rows.map((r) => r.ids.length));
+  if (longest > maxPositions) {
+    const r = rows.find((x) => x.ids.length === longest)!;
+    throw new RangeError(
+      `evaluation row of example ${r.example} holds ${longest} tokens, more than the model's ${maxPositions} positions (a longer label than the example's own? lower the dataset's maxLength)`,
+    );
+  }
+  const seq = Math.ceil(longest / 8) * 8; // padding sits at position 0
   const n = rows.length * seq;
   const ids = new Uint32Array(n).fill(padId);
   const labels = new Int32Array(n).fill(IGNORE_LABEL);
@@ -161,7 +170,7 @@ export async function evaluateSplit(
   try {
     for (let i = 0; i < rows.length; i += opts.batchRows) {
       const group = rows.slice(i, i + opts.batchRows);
-      const b = toBatch(group, opts.padId);
+      const b = toBatch(group, opts.padId, opts.maxPositions);
       const rowLoss = gpu.empty([b.batch * b.seq], 'f32', 'eval row loss');
       try {
         const step = gpu.step('evaluate');

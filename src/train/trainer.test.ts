@@ -265,4 +265,54 @@ describe('Trainer on Dawn', () => {
     const states = events.flatMap((e) => (e.type === 'run-state' ? [e.state] : []));
     expect(states).toEqual(['running', 'paused', 'running', 'done']);
   });
+
+  it('a stop between evaluations reports validation without making it the best; the resumed run ends as the whole one', async () => {
+    const data = {
+      train: trainData.train,
+      validation: examples(4, (k, i) => 4 + 2 * i + 3 * k, 100),
+      test: [],
+    };
+    const config: TrainConfig = { ...CONFIG, evalEvery: 2, checkpointEvery: 1 };
+    const whole = new Trainer(options(config, data, []));
+    const sumWhole = await whole.run();
+    whole.dispose();
+
+    const store = new MemoryCheckpointStore();
+    const events: RunEvent[] = [];
+    const cut = new Trainer({
+      ...options(config, data, events, store),
+      onEvent: (e: RunEvent) => {
+        events.push(e);
+        if (e.type === 'train-step' && e.metrics.step === 3) cut.stop();
+      },
+    });
+    const sumCut = await cut.run();
+    cut.dispose();
+    expect(events.some((e) => e.type === 'eval' && e.metrics.split === 'validation' && e.metrics.step === 3)).toBe(
+      true,
+    );
+    expect(sumCut.bestStep).toBe(2); // step 3 was only reported
+    expect((await store.load('run', 'best'))!.state.step).toBe(2);
+    const resumed = await Trainer.resume(options(config, data, [], store));
+    const sumResumed = await resumed.run();
+    resumed.dispose();
+    expect([sumResumed.bestStep, sumResumed.bestValidationLoss]).toEqual([
+      sumWhole.bestStep,
+      sumWhole.bestValidationLoss,
+    ]);
+  });
+
+  it('refuses settings that would change results in silence', () => {
+    const bad: [Partial<TrainConfig>, RegExp][] = [
+      [{ seq: 200 }, /positions/],
+      [{ lr: Infinity }, /lr/],
+      [{ schedule: 'cosin' as TrainConfig['schedule'] }, /schedule/],
+      [{ earlyStopping: { patience: 2, threshold: Number.NaN } }, /threshold/],
+    ];
+    for (const [change, message] of bad) {
+      expect(() => new Trainer({ ...options({ ...CONFIG, ...change }, trainData, []), maxPositions: 128 })).toThrow(
+        message,
+      );
+    }
+  });
 });

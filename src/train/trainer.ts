@@ -59,6 +59,8 @@ export interface TrainerOptions {
   padId: number;
   /** Parameters of the base model, for the trainable share. */
   baseParameters: number;
+  /** The model's position limit (max_position_embeddings): seq and evaluation rows must fit it. */
+  maxPositions?: number;
   /** Rows per evaluation forward (default 16). */
   evalBatchRows?: number;
   /** Clock in ms (default performance.now). */
@@ -67,7 +69,7 @@ export interface TrainerOptions {
 
 const STEP_WINDOW = 10;
 
-function checkConfig(c: TrainConfig): void {
+function checkConfig(c: TrainConfig, maxPositions: number): void {
   const int = (name: keyof TrainConfig, min: number) => {
     const v = c[name];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
@@ -82,7 +84,18 @@ function checkConfig(c: TrainConfig): void {
   int('evalEvery', 0);
   int('evalExamples', 0);
   int('checkpointEvery', 0);
-  if (!(c.lr >= 0)) throw new RangeError(`lr must be ≥ 0, got ${c.lr}`);
+  if (c.seq > maxPositions) throw new RangeError(`seq ${c.seq} is more than the model's ${maxPositions} positions`);
+  if (!(c.lr >= 0 && Number.isFinite(c.lr))) throw new RangeError(`lr must be a finite number ≥ 0, got ${c.lr}`);
+  if (!['constant', 'linear', 'cosine'].includes(c.schedule))
+    throw new RangeError(`schedule must be constant, linear or cosine, got ${String(c.schedule)}`);
+  for (const k of ['weightDecay', 'eps', 'maxGradNorm'] as const) {
+    if (!Number.isFinite(c[k])) throw new RangeError(`${k} must be a finite number, got ${c[k]}`);
+  }
+  for (const k of ['beta1', 'beta2'] as const) {
+    if (!(c[k] >= 0 && c[k] < 1)) throw new RangeError(`${k} must be in [0, 1), got ${c[k]}`);
+  }
+  if (c.earlyStopping && !(Number.isFinite(c.earlyStopping.threshold) && c.earlyStopping.threshold >= 0))
+    throw new RangeError(`early stopping threshold must be a finite number ≥ 0, got ${c.earlyStopping.threshold}`);
   if (c.mode === 'lora' && !c.lora) throw new RangeError("mode 'lora' needs a lora config");
   if (c.earlyStopping && !(Number.isInteger(c.earlyStopping.patience) && c.earlyStopping.patience >= 1))
     throw new RangeError(`early stopping patience must be an integer ≥ 1, got ${c.earlyStopping.patience}`);
@@ -105,7 +118,7 @@ export class Trainer {
 
   constructor(private readonly o: TrainerOptions) {
     const c = o.config;
-    checkConfig(c);
+    checkConfig(c, o.maxPositions ?? Infinity);
     this.now = o.now ?? (() => performance.now());
     this.reader = new DataOrder(o.data.train, {
       microBatch: c.microBatch,
@@ -122,6 +135,7 @@ export class Trainer {
     this.evalOpts = {
       batchRows: o.evalBatchRows ?? 16,
       padId: o.padId,
+      maxPositions: o.maxPositions,
       classes:
         labels && labels.length > 0
           ? { labels, tokens: labelTokensOf([...o.data.train, ...o.data.validation, ...o.data.test], labels) }
@@ -159,8 +173,13 @@ export class Trainer {
     if (!c) throw new Error(`run ${o.runId} has no checkpoint to resume from`);
     if (c.state.runId !== o.runId) throw new Error(`the checkpoint belongs to run ${c.state.runId}, not ${o.runId}`);
     const t = new Trainer({ ...o, config: c.state.config });
-    writeParams(o.gpu, t.model.trainable, c);
-    await writeOptimizer(t.model.trainable, t.opt, c);
+    try {
+      writeParams(o.gpu, t.model.trainable, c);
+      await writeOptimizer(t.model.trainable, t.opt, c);
+    } catch (e) {
+      t.dispose(); // a checkpoint that does not fit this model must not leak it on the GPU
+      throw e;
+    }
     t.state = structuredClone(c.state);
     return t;
   }
@@ -251,12 +270,20 @@ export class Trainer {
     const step = this.state.step;
     if (stoppedBy === 'user' && !(c.checkpointEvery > 0 && step % c.checkpointEvery === 0)) await this.save('latest');
     if (step > 0 && evaluatedAt !== step && stoppedBy !== 'early-stopping' && this.o.data.validation.length > 0) {
-      await this.validate();
+      // At the natural end the last validation may become the best. After a user stop the run may be
+      // resumed: its evaluation only reports, so best and patience stay as an uninterrupted run has them.
+      if (stoppedBy === 'user') await this.evaluate('validation', step);
+      else await this.validate();
     }
     let restoredBest = false;
     if (this.state.bestStep !== null) {
       const best = await this.o.store.load(this.o.runId, 'best');
       if (!best) throw new Error(`run ${this.o.runId}: the best checkpoint (step ${this.state.bestStep}) is missing`);
+      if (best.state.step !== this.state.bestStep) {
+        throw new Error(
+          `run ${this.o.runId}: the stored best checkpoint is from step ${best.state.step}, the run's best is step ${this.state.bestStep}`,
+        );
+      }
       writeParams(this.o.gpu, this.model.trainable, best);
       await this.o.gpu.sync();
       restoredBest = true;
