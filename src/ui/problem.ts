@@ -16,7 +16,9 @@ export function describeError(e: unknown): Problem {
     return { name: e.name, message: e.message, advice: e.advice || null, details: [] };
   }
   if (e instanceof LorabookError) {
-    const details = Object.entries(e.fields()).map(([k, v]): [string, string] => [k, String(v)]);
+    const details = Object.entries(e.fields())
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]): [string, string] => [k, String(v)]);
     return { name: e.name, message: e.message, advice: null, details };
   }
   if (e instanceof Error) return { name: e.name || 'Error', message: e.message, advice: null, details: [] };
