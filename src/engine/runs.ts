@@ -138,7 +138,12 @@ export class RunRegistry {
     const trainer = checkpoint
       ? await Trainer.resume(options, checkpoint)
       : new Trainer({ ...options, config: { ...req.config, fingerprint } });
-    if (checkpoint) run.history = structuredClone(checkpoint.state.history);
+    if (checkpoint) {
+      // A resumed run first replays what it recorded before, so a new page redraws its charts from step 1.
+      run.history = structuredClone(checkpoint.state.history);
+      for (const metrics of run.history.steps) onEvent?.({ type: 'train-step', runId: req.runId, metrics });
+      for (const metrics of run.history.evals) onEvent?.({ type: 'eval', runId: req.runId, metrics });
+    }
     run.trainer = trainer;
     if (run.pending === 'stop') trainer.stop();
     if (run.pending === 'pause') trainer.pause();
