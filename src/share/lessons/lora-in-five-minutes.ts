@@ -87,6 +87,7 @@ export const LESSON_LORA_IN_FIVE_MINUTES: Notebook = lesson('lesson-lora-in-five
     label: `LoRA r = 8, alpha = 16, lr ${LR}`,
     config: train({
       lora: lora({ r: 8, alpha: 16, dropout: 0.05, targetModules: 'all-linear' }),
+      lr: LR,
       epochs: 2,
       maxSteps: 120,
       evalEvery: 20,
