@@ -75,6 +75,15 @@ export interface RunFingerprint {
   dataset: string;
 }
 
+/** The optimizer settings every default config starts from (AdamW as PyTorch and PEFT examples use it). */
+export const OPTIMIZER_DEFAULTS = {
+  weightDecay: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  maxGradNorm: 1,
+} as const satisfies Partial<TrainConfig>;
+
 /** Where the run's data reader stands: the epoch and the index of the next example in its shuffled order. */
 export interface DataCursor {
   epoch: number;

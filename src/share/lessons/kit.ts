@@ -3,7 +3,7 @@
 // Why a kit: the four lessons differ in what they teach, not in how a cell is spelled.
 
 import { DEFAULT_LORA, type LoraConfig } from '../../model/lora.ts';
-import type { TrainConfig } from '../../train/run-types.ts';
+import { OPTIMIZER_DEFAULTS, type TrainConfig } from '../../train/run-types.ts';
 import { NOTEBOOK_VERSION, type Cell, type DatasetCellConfig, type LessonView, type Notebook } from '../notebook.ts';
 
 export const LESSON_MODEL_ID = 'lorabook-tiny';
@@ -64,11 +64,7 @@ export function train(over: Partial<TrainConfig> = {}): TrainConfig {
     lr: TINY_LORA_LR,
     schedule: 'cosine',
     warmupSteps: 5,
-    weightDecay: 0,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    maxGradNorm: 1,
+    ...OPTIMIZER_DEFAULTS,
     seed: 42,
     checkpointing: false,
     evalEvery: 10,

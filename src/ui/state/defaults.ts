@@ -4,7 +4,7 @@
 
 import { DEFAULT_LORA } from '../../model/lora.ts';
 import type { Cell, CellType, DatasetCellConfig, GenerateCellConfig } from '../../share/notebook.ts';
-import type { TrainConfig } from '../../train/run-types.ts';
+import { OPTIMIZER_DEFAULTS, type TrainConfig } from '../../train/run-types.ts';
 
 export const BUILTIN_MODEL_ID = 'lorabook-tiny';
 
@@ -55,11 +55,7 @@ export function trainDefaults(model: ModelFacts): TrainDefaults {
       lr,
       schedule: 'cosine',
       warmupSteps: small ? 5 : 20,
-      weightDecay: 0,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      maxGradNorm: 1,
+      ...OPTIMIZER_DEFAULTS,
       seed: 42,
       checkpointing: false,
       evalEvery: small ? 10 : 50,
