@@ -170,6 +170,20 @@ describe('attention on Dawn against the float64 reference', () => {
       },
     ],
     [
+      // Evaluation's layout: a prompt (segment 3) and continuations that each see it but not each other
+      // (branch ids 3·2^16 + j), across tile boundaries, then padding (segment 0) that no branch sees.
+      'T=70, GQA ratio 2, D=32, a prefix with three branches, then padding',
+      {
+        batch: 1,
+        seq: 70,
+        headsQ: 4,
+        headsKV: 2,
+        headDim: 32,
+        examples: [[30, 9, 14, 5, 12]],
+        ids: [[3, 3 * 65536 + 1, 3 * 65536 + 2, 3 * 65536 + 7, 0]],
+      },
+    ],
+    [
       "B=1, T=512, Hq=9, Hkv=3, D=64 (SmolLM2-135M's heads), packed",
       { batch: 1, seq: 512, headsQ: 9, headsKV: 3, headDim: 64, examples: [[301, 211]] },
     ],

@@ -2,7 +2,8 @@
 //   q, o, dO, dq  [B, T, Hq, D]     (q_proj's output [B·T, Hq·D] as is: no transpose pass)
 //   k, v, dk, dv  [B, T, Hkv, D]    (k_proj/v_proj outputs); query head h reads kv head floor(h / (Hq/Hkv))
 //   segments      [B, T] u32        packed examples: key j is visible to query i iff j ≤ i, seg[j] = seg[i]
-//                                   and, with a sliding window W (Mistral), i − j < W
+//                                   and, with a sliding window W (Mistral), i − j < W; a segment id ≥ 2^16
+//                                   is a branch that also sees its prefix segment id >> 16 (never 0)
 //   lse           [B, Hq, T] f32    per-row logsumexp of the scaled, masked scores (saved for the backward)
 //   forward:  o = softmax(q·kᵀ·scale + mask)·v, scale = 1/sqrt(D), softmax in f32
 //   backward: δ = rowsum(dO ⊙ o) [B, Hq, T]; P = exp(q·kᵀ·scale − lse); dS = P ⊙ (dO·vᵀ − δ);
@@ -86,7 +87,7 @@ const D = ${d}u;
 const DP = ${d + 1}u;
 const DPT = ${Math.ceil(d / t.tpr)}u;
 fn visible(i: u32, j: u32, si: u32, sj: u32) -> bool {
-  return j <= i && si == sj && i - j < p.window;
+  return j <= i && (si == sj || (sj != 0u && sj == (si >> 16u))) && i - j < p.window;
 }`;
 }
 

@@ -25,6 +25,8 @@ export interface MicroStepOptions {
 
 export interface CausalLmModel {
   readonly trainable: Param[];
+  /** Sliding attention window in tokens (Mistral), or null (full causal attention). */
+  readonly attentionWindow: number | null;
   zeroGrads(step: Step): void;
   microStep(step: Step, b: TokenBatch, o: MicroStepOptions): Promise<void>;
   logits(b: TokenBatch): Promise<Float32Array>;

@@ -89,6 +89,7 @@ export class Gpt2Gpu implements CausalLmModel {
   readonly lnfW: Param;
   readonly lnfB: Param;
   readonly trainable: Param[] = [];
+  readonly attentionWindow = null;
   private readonly key: [number, number];
 
   private constructor(

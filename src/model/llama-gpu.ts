@@ -113,6 +113,10 @@ export class LlamaGpu implements CausalLmModel {
   readonly trainable: Param[] = [];
   private readonly key: [number, number];
 
+  get attentionWindow(): number | null {
+    return this.spec.slidingWindow ?? null;
+  }
+
   private constructor(
     readonly gpu: Gpu,
     readonly spec: ModelSpec,

@@ -3,6 +3,8 @@
 //   q [B, T, Hq, D], k and v [B, T, Hkv, D], segments [B, T] → o [B, T, Hq, D], lse [B, Hq, T]
 //   query head h reads kv head floor(h / (Hq/Hkv)).
 //   key j is visible to query i iff j ≤ i, seg[j] = seg[i] and (with a sliding window W) i − j < W.
+//   A segment id ≥ 2^16 is a branch: its queries also see the keys of its prefix segment, id >> 16
+//   (never padding's 0). Evaluation lays a prompt and several continuations of it out in one row that way.
 // Why: plain float64 with the whole score row materialized, so it is obviously right; it is the
 // oracle for the tiled online-softmax kernels in kernels/attention.ts.
 
@@ -18,9 +20,20 @@ export interface AttentionShape {
   scale?: number;
 }
 
+/** Segment ids at or above this are branches of segment id >> 16. */
+export const BRANCH = 65536;
+
+/** A branch's segment id: it sees its own tokens and those of segment `prefix` (1 ≤ prefix < 2^16). */
+export function branchSegment(prefix: number, branch: number): number {
+  if (!(prefix >= 1 && prefix < BRANCH && branch >= 1 && branch < BRANCH)) {
+    throw new RangeError(`branch segment needs 1 ≤ prefix, branch < ${BRANCH} (got ${prefix}, ${branch})`);
+  }
+  return prefix * BRANCH + branch;
+}
+
 /** Whether query i (segment si) may attend key j (segment sj). */
 export function attentionVisible(i: number, j: number, si: number, sj: number, window = Infinity): boolean {
-  return j <= i && si === sj && i - j < window;
+  return j <= i && (si === sj || (sj !== 0 && sj === Math.floor(si / BRANCH))) && i - j < window;
 }
 
 interface Row {

@@ -1,10 +1,12 @@
 // Evaluation on Dawn against the CPU reference model (float64): the split's mean loss over trained tokens,
 // and each label's score (the summed log-probability of its tokens after the prompt, one label having
-// two tokens) for every example, hence the same predictions and metrics.
+// two tokens) for every example, hence the same predictions and metrics; in one branched row per example,
+// and in one row per label.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenizedExample } from '../data/tokenize.ts';
 import type { Gpu } from '../gpu/gpu.ts';
+import type { CausalLmModel } from '../model/causal-lm.ts';
 import { LlamaGpu } from '../model/llama-gpu.ts';
 import { referenceModel } from '../reference/llama.ts';
 import { testGpu } from '../test/gpu.ts';
@@ -52,18 +54,44 @@ function refLosses(ids: number[], from: number[]): number[] {
   return from.map((t) => r.rowLoss[t]);
 }
 
+/** The model as evaluateSplit sees it, counting the rows of each forward; `window` overrides its window. */
+function counting(model: CausalLmModel, window: number | null): { model: CausalLmModel; rows: number[] } {
+  const rows: number[] = [];
+  const wrapped: CausalLmModel = {
+    trainable: model.trainable,
+    attentionWindow: window,
+    zeroGrads: (step) => model.zeroGrads(step),
+    microStep: (step, b, o) => {
+      rows.push(b.batch);
+      return model.microStep(step, b, o);
+    },
+    logits: (b) => model.logits(b),
+    linears: () => model.linears(),
+    setMerged: (m) => model.setMerged(m),
+    mergedWeights: () => model.mergedWeights(),
+    dispose: () => model.dispose(),
+  };
+  return { model: wrapped, rows };
+}
+
 describe('evaluateSplit on Dawn', () => {
-  it('loss, label scores and metrics match the CPU reference', async () => {
+  // One row per example, its labels as branches of the prompt; with a sliding window shorter than that
+  // row, one row per (example, label). Both must score as the reference scores each label alone.
+  it.each([
+    ['one branched row per example', null, 9],
+    ['one row per label under a short sliding window', 4, 18],
+  ])('loss, label scores and metrics match the CPU reference: %s', async (_, window, rowCount) => {
     const examples = Array.from({ length: 9 }, (_, k) => example(k));
     expect(labelTokensOf(examples, LABELS)).toEqual(TOKENS);
-    const model = LlamaGpu.create(gpu, spec, weights, { mode: 'full', seed: 1 });
+    const gpuModel = LlamaGpu.create(gpu, spec, weights, { mode: 'full', seed: 1 });
+    const { model, rows } = counting(gpuModel, window);
     const got = await evaluateSplit(gpu, model, examples, {
       batchRows: 4,
       padId: 0,
       classes: { labels: LABELS, tokens: TOKENS },
     });
     model.dispose();
-
+    expect(rows.reduce((a, b) => a + b, 0)).toBe(rowCount);
     let lossSum = 0;
     let tokens = 0;
     const refScores: number[][] = [];

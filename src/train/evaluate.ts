@@ -3,8 +3,14 @@
 // perplexity. Classification (labels given): each example's score for a label is the sum of the
 // log-probabilities of the label's tokens right after the example's prompt, as the model sees
 // `prompt + " " + label` in the raw classification template; the prediction is the best-scoring label
-// (ties: the first in `labels`), and the metrics follow (metrics.ts). The example's own row gives both
-// its loss and its true label's score; every other label gets one more row (prompt + that label's tokens).
+// (ties: the first in `labels`), and the metrics follow (metrics.ts).
+// Why one row per example: the prompt is the costly part, and every label shares it. The example's row
+// is laid out as its prompt (but its last token), then one branch per label: the prompt's last token and
+// the label's tokens (the true label's branch is the rest of the example, so its loss comes from the same
+// row). Branches are attention segments that see the prompt and themselves, never each other, at the
+// positions they would have alone (kernels/attention.ts), so each scores exactly as a row of its own
+// would, for the price of a few tokens. Models with a sliding window shorter than such a row get one row
+// per label instead (the window counts row offsets, not positions).
 // Rows are sorted by length and padded to the longest of their batch: rows never see each other, so
 // batching changes nothing but speed.
 
@@ -13,6 +19,7 @@ import { IGNORE_LABEL } from '../data/batch.ts';
 import type { TokenizedExample } from '../data/tokenize.ts';
 import type { CausalLmModel } from '../model/causal-lm.ts';
 import type { TokenBatch } from '../model/llama-gpu.ts';
+import { branchSegment } from '../reference/attention.ts';
 import { classificationMetrics } from './metrics.ts';
 import type { EvalMetrics } from './run-types.ts';
 
@@ -22,7 +29,7 @@ export interface EvaluateOptions {
   /** Written into padding. */
   padId: number;
   /** Classification: the label strings to score, and their token ids (labelTokensOf). */
-  classes?: { labels: readonly string[]; tokens: Readonly<Record<string, readonly number[]>> };
+  classes?: Classes;
   /** The model's position limit: a longer row is an error (RoPE would clamp its positions in silence). */
   maxPositions?: number;
 }
@@ -64,20 +71,24 @@ export function labelTokensOf(
 }
 
 interface RowSpec {
-  ids: ArrayLike<number>;
+  ids: number[];
   /** label[t] for t in the row: the next token, or IGNORE_LABEL. */
-  labels: Int32Array;
-  /** Positions whose losses count towards the split's loss (the example's own row). */
+  labels: number[];
+  positions: number[];
+  segments: number[];
+  /** Offsets whose losses count towards the split's loss (the example's own tokens). */
   lossFrom: number[];
-  /** Positions whose losses make the score of (example, label). */
-  scoreFrom: number[];
+  /** Per scored label: the offsets whose losses make the score of (example, label). */
+  scores: { label: number; from: number[] }[];
   example: number;
-  label: number;
 }
 
-function exampleRow(e: TokenizedExample, k: number, trueLabel: number, start: number, end: number): RowSpec {
+const PROMPT_SEGMENT = 1;
+
+/** The example as it is (its trained tokens give the loss), in one segment; with `label`, scored as that label. */
+function exampleRow(e: TokenizedExample, k: number, label = -1): RowSpec {
   const n = e.ids.length;
-  const labels = new Int32Array(n).fill(IGNORE_LABEL);
+  const labels = new Array<number>(n).fill(IGNORE_LABEL);
   const lossFrom: number[] = [];
   for (let t = 0; t + 1 < n; t++) {
     if (e.trained[t + 1] === 1) {
@@ -85,51 +96,106 @@ function exampleRow(e: TokenizedExample, k: number, trueLabel: number, start: nu
       lossFrom.push(t);
     }
   }
-  const scoreFrom: number[] = [];
-  if (trueLabel >= 0) {
+  const scores: RowSpec['scores'] = [];
+  if (label >= 0) {
+    const [start, end] = e.completion!;
+    const from: number[] = [];
     for (let t = start - 1; t < end - 1; t++) {
       labels[t] = e.ids[t + 1]; // label tokens are trained anyway; this keeps the score right under loss 'all' too
-      scoreFrom.push(t);
+      from.push(t);
     }
+    scores.push({ label, from });
   }
-  return { ids: e.ids, labels, lossFrom, scoreFrom, example: k, label: trueLabel };
+  const positions = Array.from({ length: n }, (_, t) => t);
+  return {
+    ids: [...e.ids],
+    labels,
+    positions,
+    segments: positions.map(() => PROMPT_SEGMENT),
+    lossFrom,
+    scores,
+    example: k,
+  };
 }
 
+/** Appends to `row` a continuation of e's prompt: its last token (at position `at`), then `tokens`. */
+function addBranch(
+  row: RowSpec,
+  e: TokenizedExample,
+  at: number,
+  tokens: readonly number[],
+  label: number,
+  segment: number,
+): void {
+  const branch = [e.ids[at], ...tokens];
+  const from: number[] = [];
+  branch.forEach((id, i) => {
+    const t = row.ids.length;
+    row.ids.push(id);
+    row.labels.push(i + 1 < branch.length ? branch[i + 1] : IGNORE_LABEL);
+    row.positions.push(at + i);
+    row.segments.push(segment);
+    if (i + 1 < branch.length) from.push(t);
+  });
+  row.scores.push({ label, from });
+}
+
+/**
+ * One row scoring every label: the example's own row (its true label's branch is its tail from the prompt's
+ * last token on) with one more branch per other label.
+ */
+function branchedRow(e: TokenizedExample, k: number, truth: number, cls: Classes): RowSpec {
+  const row = exampleRow(e, k, truth);
+  const at = e.completion![0] - 1;
+  for (let t = at; t < row.ids.length; t++) row.segments[t] = branchSegment(PROMPT_SEGMENT, truth + 1);
+  cls.labels.forEach((l, j) => {
+    if (j !== truth) addBranch(row, e, at, cls.tokens[l], j, branchSegment(PROMPT_SEGMENT, j + 1));
+  });
+  return row;
+}
+
+/** The prompt and one label's tokens, alone (the layout for models with a short sliding window). */
 function candidateRow(e: TokenizedExample, k: number, label: number, tokens: readonly number[]): RowSpec {
   const start = e.completion![0];
-  const ids = [...e.ids.slice(0, start), ...tokens];
-  const labels = new Int32Array(ids.length).fill(IGNORE_LABEL);
-  const scoreFrom: number[] = [];
-  for (let t = start - 1; t + 1 < ids.length; t++) {
-    labels[t] = ids[t + 1];
-    scoreFrom.push(t);
+  const row: RowSpec = { ids: [], labels: [], positions: [], segments: [], lossFrom: [], scores: [], example: k };
+  for (let t = 0; t + 1 < start; t++) {
+    row.ids.push(e.ids[t]);
+    row.labels.push(IGNORE_LABEL);
+    row.positions.push(t);
+    row.segments.push(PROMPT_SEGMENT);
   }
-  return { ids, labels, lossFrom: [], scoreFrom, example: k, label };
+  addBranch(row, e, start - 1, tokens, label, PROMPT_SEGMENT);
+  return row;
 }
 
 function toBatch(rows: readonly RowSpec[], padId: number, maxPositions = Infinity): TokenBatch {
-  const longest = Math.max(...rows.map((r) => r.ids.length));
-  if (longest > maxPositions) {
-    const r = rows.find((x) => x.ids.length === longest)!;
-    throw new RangeError(
-      `evaluation row of example ${r.example} holds ${longest} tokens, more than the model's ${maxPositions} positions (a longer label than the example's own? lower the dataset's maxLength)`,
-    );
+  for (const r of rows) {
+    const last = Math.max(...r.positions);
+    if (last + 1 > maxPositions) {
+      throw new RangeError(
+        `evaluation row of example ${r.example} reaches position ${last}, past the model's ${maxPositions} positions (a longer label than the example's own? lower the dataset's maxLength)`,
+      );
+    }
   }
-  const seq = Math.ceil(longest / 8) * 8; // padding sits at position 0
+  const longest = Math.max(...rows.map((r) => r.ids.length));
+  const seq = Math.ceil(longest / 8) * 8; // padding sits at position 0, in segment 0
   const n = rows.length * seq;
   const ids = new Uint32Array(n).fill(padId);
   const labels = new Int32Array(n).fill(IGNORE_LABEL);
   const positions = new Uint32Array(n);
   const segments = new Uint32Array(n);
   rows.forEach((r, i) => {
-    for (let t = 0; t < r.ids.length; t++) {
-      ids[i * seq + t] = r.ids[t];
-      labels[i * seq + t] = r.labels[t];
-      positions[i * seq + t] = t;
-      segments[i * seq + t] = 1;
-    }
+    ids.set(r.ids, i * seq);
+    labels.set(r.labels, i * seq);
+    positions.set(r.positions, i * seq);
+    segments.set(r.segments, i * seq);
   });
   return { batch: rows.length, seq, ids, labels, positions, segments };
+}
+
+interface Classes {
+  labels: readonly string[];
+  tokens: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Loss, perplexity and (with classes) classification metrics of `model` on `examples`. */
@@ -144,7 +210,7 @@ export async function evaluateSplit(
   const rows: RowSpec[] = [];
   examples.forEach((e, k) => {
     if (!cls) {
-      rows.push(exampleRow(e, k, -1, 0, 0));
+      rows.push(exampleRow(e, k));
       return;
     }
     const truth = e.label === undefined ? -1 : cls.labels.indexOf(e.label);
@@ -156,7 +222,14 @@ export async function evaluateSplit(
     if (own.join(',') !== cls.tokens[e.label!].join(',')) {
       throw new Error(`row ${e.row}: its completion is not the whole label "${e.label}" (was it truncated?)`);
     }
-    rows.push(exampleRow(e, k, truth, start, end));
+    if (start < 1) throw new Error(`row ${e.row}: the label has no prompt before it`);
+    const branched = branchedRow(e, k, truth, cls);
+    const window = model.attentionWindow;
+    if (window === null || branched.ids.length <= window) {
+      rows.push(branched);
+      return;
+    }
+    rows.push(exampleRow(e, k, truth));
     cls.labels.forEach((l, j) => {
       if (j !== truth) rows.push(candidateRow(e, k, j, cls.tokens[l]));
     });
@@ -188,7 +261,7 @@ export async function evaluateSplit(
         group.forEach((r, g) => {
           for (const t of r.lossFrom) lossSum += per[g * b.seq + t];
           tokens += r.lossFrom.length;
-          if (cls) for (const t of r.scoreFrom) scores[r.example][r.label] -= per[g * b.seq + t];
+          for (const sc of r.scores) for (const t of sc.from) scores[r.example][sc.label] -= per[g * b.seq + t];
         });
       } finally {
         gpu.release(rowLoss);
