@@ -273,6 +273,26 @@ export class ResumeMismatch extends LorabookError {
   }
 }
 
+/**
+ * A long operation (model load, dataset preparation, comparison, export) stopped because it was cancelled
+ * through the engine's `cancelOperation`: `operation` says which kind it was, `operationId` the id the
+ * caller gave it, and the message what it was doing ("loading model lorabook-tiny was cancelled").
+ */
+export class Cancelled extends LorabookError {
+  readonly kind = 'Cancelled';
+  constructor(
+    message: string,
+    readonly operation: string,
+    readonly operationId: string,
+  ) {
+    super(message);
+    this.name = 'Cancelled';
+  }
+  override fields(): ErrorFields {
+    return { operation: this.operation, operationId: this.operationId };
+  }
+}
+
 /** The wire form of any error. */
 export interface SerializedError {
   kind: string;
@@ -308,6 +328,7 @@ const rebuild: Record<string, (m: string, f: ErrorFields) => LorabookError> = {
       str(f, 'reason') as AdapterImportReason,
       f.key === null ? null : str(f, 'key'),
     ),
+  Cancelled: (m, f) => new Cancelled(m, str(f, 'operation'), str(f, 'operationId')),
   ResumeMismatch: (m, f) => new ResumeMismatch(m, str(f, 'runId'), str(f, 'field'), str(f, 'saved'), str(f, 'given')),
   VerifiedFetchError: (m, f) =>
     new VerifiedFetchError(

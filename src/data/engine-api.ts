@@ -68,13 +68,19 @@ export async function loadTokenizer(t: TokenizerSource): Promise<TextTokenizer> 
   return 'files' in t ? loadTokenizerFromFiles(t.files, t.name) : loadTokenizerFromHub(t.model, t.revision);
 }
 
-/** Runs the whole pipeline; `onProgress` reports bytes read. Returns the report and the splits apart. */
+/**
+ * Runs the whole pipeline; `onProgress` reports bytes read; an aborted `signal` stops it between batches.
+ * Returns the report and the splits apart.
+ */
 export async function prepareDatasetRequest(
   req: PrepareDatasetRequest,
   onProgress?: (done: number, total: number | null) => void,
+  signal?: AbortSignal,
 ): Promise<{ result: PrepareDatasetResult; prepared: PreparedDataset }> {
   const tok = await loadTokenizer(req.tokenizer);
-  const prepared = await prepareDataset(source(req.file), tok, { ...req.options, file: req.file.name, onProgress });
+  signal?.throwIfAborted();
+  const opts = { ...req.options, file: req.file.name, onProgress, signal };
+  const prepared = await prepareDataset(source(req.file), tok, opts);
   const { splits: _splits, badRows, ...report } = prepared;
   const rows = badRows.errors.map((e) => ({
     file: e.file,

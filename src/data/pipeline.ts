@@ -13,7 +13,7 @@ import { toExamples, type Example, type FieldMap, type ShapeName } from './shape
 import { permutation, STREAM } from './shuffle.ts';
 import { splitItems, type SplitName, type Splits } from './split.ts';
 import { templateUsed, type TemplateUsed } from './templates.ts';
-import { tokenizeExamples, type TokenizeOptions, type TokenizedExample } from './tokenize.ts';
+import { tokenizeExamples, type TokenizeOptions, type TokenizeResult, type TokenizedExample } from './tokenize.ts';
 import type { TextUnit } from './plain-text.ts';
 import type { TextTokenizer } from './tokenizer.ts';
 
@@ -63,6 +63,7 @@ export async function prepareDataset(
   opts: PrepareOptions,
 ): Promise<PreparedDataset> {
   const read = await readDataset(source, opts);
+  opts.signal?.throwIfAborted();
   if (opts.limitRows && opts.limitRows > 0 && read.records.length > opts.limitRows) {
     const keep = permutation(read.records.length, opts.seed, STREAM.subset).slice(0, opts.limitRows).sort();
     read.records = Array.from(keep, (i) => read.records[i]);
@@ -70,7 +71,7 @@ export async function prepareDataset(
   const rowWord = read.format === 'json' ? 'element' : 'line';
   const shaped = toExamples(read.records, { ...opts, rowWord });
   const { examples: cleaned, report } = cleanExamples(shaped.examples, opts.clean);
-  const tokenized = tokenizeExamples(cleaned, tok, { ...opts, rowWord }, report);
+  const tokenized = await tokenizeInBatches(cleaned, tok, { ...opts, rowWord }, report, opts.signal);
   const errors = [...read.errors, ...shaped.errors, ...tokenized.errors].sort((a, b) => a.row - b.row);
   const badCount = read.badRowCount + shaped.errors.length + tokenized.errors.length;
   if (tokenized.examples.length === 0) {
@@ -117,4 +118,36 @@ export async function prepareDataset(
     splits,
     stats: { train: statsOf(splits.train), validation: statsOf(splits.validation), test: statsOf(splits.test) },
   };
+}
+
+const TOKENIZE_BATCH = 64;
+const YIELD_EVERY_MS = 30;
+
+/**
+ * tokenizeExamples in batches, the same result as one call: between batches the signal is checked and,
+ * every few milliseconds, the event loop gets a turn (so a cancel sent to the worker can arrive).
+ */
+async function tokenizeInBatches(
+  examples: readonly Example[],
+  tok: TextTokenizer,
+  opts: TokenizeOptions,
+  report: CleaningReport,
+  signal?: AbortSignal,
+): Promise<TokenizeResult> {
+  const out: TokenizeResult = { examples: [], errors: [], droppedOverBudget: 0 };
+  let lastYield = performance.now();
+  for (let at = 0; at < examples.length; at += TOKENIZE_BATCH) {
+    signal?.throwIfAborted();
+    const part = tokenizeExamples(examples.slice(at, at + TOKENIZE_BATCH), tok, opts, report);
+    out.examples.push(...part.examples);
+    out.errors.push(...part.errors);
+    out.droppedOverBudget += part.droppedOverBudget;
+    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      await new Promise((r) => setTimeout(r, 0));
+      lastYield = performance.now();
+    }
+  }
+  signal?.throwIfAborted();
+  report.kept = out.examples.length; // each batch set it to its own count
+  return out;
 }

@@ -96,8 +96,15 @@ export class DatasetRegistry {
     return { file: { name, text: req.text }, bytes: new TextEncoder().encode(req.text) };
   }
 
-  async load(req: LoadDatasetRequest, model: EngineModel, onEvent?: RunEventSink): Promise<EngineDataset> {
+  /** Prepares a dataset; an aborted `signal` stops it between read and tokenization batches (nothing is registered). */
+  async load(
+    req: LoadDatasetRequest,
+    model: EngineModel,
+    onEvent?: RunEventSink,
+    signal?: AbortSignal,
+  ): Promise<EngineDataset> {
     const { file, bytes } = await this.input(req.source, req);
+    signal?.throwIfAborted();
     const progress = (done: number, total: number | null) =>
       onEvent?.({ type: 'progress', task: `read ${file.name}`, done, total: total ?? done, unit: 'bytes' });
     const { result, prepared } = await prepareDatasetRequest(
@@ -108,7 +115,9 @@ export class DatasetRegistry {
         previewExamples: req.previewExamples,
       },
       progress,
+      signal,
     );
+    signal?.throwIfAborted();
     const datasetId = `d${this.next++}`;
     const info: DatasetInfo = { ...result, datasetId, sha256: sha256Hex(bytes) };
     const options = { ...req.options, limitRows: req.limitRows ?? req.options.limitRows ?? 0 };

@@ -4,6 +4,7 @@
 // transformers.js), with progress events. Plain data in and out, so it crosses the worker boundary.
 
 import type { Gpu } from '../gpu/gpu.ts';
+import type { Tensor } from '../gpu/tensor.ts';
 import { exportHubModel, type ExportFile } from '../export/hub-model.ts';
 import { exportOnnx } from '../export/onnx.ts';
 import { exportGpt2Onnx } from '../export/onnx-gpt2.ts';
@@ -64,7 +65,17 @@ function load(gpu: Gpu, m: ModelGiven): Loaded {
   return { model, decoder: (n) => new LlamaDecoder(model, n), eos: spec.eosTokenIds };
 }
 
-export async function runGenerate(gpu: Gpu, r: GenerateRequest, onEvent?: EventSink): Promise<GenerateResult> {
+/**
+ * Generates; an aborted `signal` stops it between tokens (no token is streamed after the abort) and it
+ * throws the signal's reason once the model and cache are freed.
+ */
+export async function runGenerate(
+  gpu: Gpu,
+  r: GenerateRequest,
+  onEvent?: EventSink,
+  signal?: AbortSignal,
+): Promise<GenerateResult> {
+  signal?.throwIfAborted();
   const { model, decoder, eos } = load(gpu, r);
   const dec = decoder(r.maxLength ?? 1024);
   try {
@@ -72,9 +83,11 @@ export async function runGenerate(gpu: Gpu, r: GenerateRequest, onEvent?: EventS
     const options = { ...parseGenerationConfig(r.generationConfig ?? {}, eos), ...r.options };
     let t0 = 0;
     const out = await generate(dec, r.prompt, options, (token, index) => {
+      if (signal?.aborted) return false;
       if (index === 0) t0 = performance.now();
       onEvent?.({ type: 'token', index, token });
     });
+    signal?.throwIfAborted();
     const n = out.tokens.length;
     return { ...out, msPerToken: n > 1 ? (performance.now() - t0) / (n - 1) : 0 };
   } finally {
@@ -83,12 +96,25 @@ export async function runGenerate(gpu: Gpu, r: GenerateRequest, onEvent?: EventS
   }
 }
 
-export async function runExport(gpu: Gpu, r: ExportRequest, onEvent?: EventSink): Promise<ExportFile[]> {
-  const { model } = load(gpu, r);
+/**
+ * Exports; an aborted `signal` stops it between tensors: the merged weights' remaining read-backs are
+ * skipped (see skipReadsOnceAborted), the model is freed, and the signal's reason is thrown.
+ */
+export async function runExport(
+  gpu: Gpu,
+  r: ExportRequest,
+  onEvent?: EventSink,
+  signal?: AbortSignal,
+): Promise<ExportFile[]> {
+  signal?.throwIfAborted();
+  const { model } = load(signal ? skipReadsOnceAborted(gpu, signal) : gpu, r);
   try {
     const weights = await model.mergedWeights();
-    const onProgress = (done: number, total: number, what: string) =>
+    signal?.throwIfAborted();
+    const onProgress = (done: number, total: number, what: string) => {
+      signal?.throwIfAborted();
       onEvent?.({ type: 'progress', task: `export ${r.format}: ${what}`, done, total, unit: 'steps' });
+    };
     const o = { config: r.config, generationConfig: r.generationConfig, tokenizerFiles: r.tokenizerFiles, onProgress };
     if (model instanceof Gpt2Gpu) {
       return r.format === 'onnx' ? exportGpt2Onnx(model.spec, weights, o) : exportHubModel(model.spec, weights, o);
@@ -97,4 +123,22 @@ export async function runExport(gpu: Gpu, r: ExportRequest, onEvent?: EventSink)
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The device as an export's model sees it, except that once `signal` is aborted a tensor read-back
+ * returns an empty array at once. mergedWeights() then runs to its end without copying the remaining
+ * tensors off the GPU and releases its temporaries as usual (throwing from inside it would leak them);
+ * the caller checks the signal right after and throws. Every other member is the device's own.
+ */
+function skipReadsOnceAborted(gpu: Gpu, signal: AbortSignal): Gpu {
+  return new Proxy(gpu, {
+    get(target, prop) {
+      if (prop === 'readF32') {
+        return (t: Tensor) => (signal.aborted ? Promise.resolve(new Float32Array(0)) : target.readF32(t));
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

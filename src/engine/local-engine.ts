@@ -41,6 +41,7 @@ import type {
   StartRunRequest,
   StoredRun,
 } from './run-api.ts';
+import { Operations } from './operations.ts';
 import { RunRegistry, type RunStore } from './runs.ts';
 
 export type GpuProvider = (options: EngineInitOptions) => Promise<Gpu>;
@@ -61,6 +62,7 @@ export class LocalEngine implements Engine {
   private readonly models: ModelRegistry;
   private readonly datasets: DatasetRegistry;
   private readonly runs: RunRegistry;
+  private readonly operations = new Operations();
 
   constructor(
     private readonly provideGpu: GpuProvider,
@@ -147,13 +149,19 @@ export class LocalEngine implements Engine {
     return runExport(await this.device(), request, onEvent);
   }
 
-  async loadModel(request: LoadModelRequest, onEvent?: RunEventSink): Promise<ModelInfo> {
-    const gpu = await this.device();
-    return (await this.models.load(request, gpu.caps, onEvent)).info;
+  loadModel(request: LoadModelRequest, onEvent?: RunEventSink, operationId?: string): Promise<ModelInfo> {
+    const what = `loading model ${describeModel(request)}`;
+    return this.operations.run(operationId, 'loadModel', what, async (signal) => {
+      const gpu = await this.device();
+      return (await this.models.load(request, gpu.caps, onEvent, signal)).info;
+    });
   }
 
-  async loadDataset(request: LoadDatasetRequest, onEvent?: RunEventSink): Promise<DatasetInfo> {
-    return (await this.datasets.load(request, this.models.get(request.modelId), onEvent)).info;
+  loadDataset(request: LoadDatasetRequest, onEvent?: RunEventSink, operationId?: string): Promise<DatasetInfo> {
+    const what = `preparing dataset ${describeDataset(request)}`;
+    return this.operations.run(operationId, 'loadDataset', what, async (signal) => {
+      return (await this.datasets.load(request, this.models.get(request.modelId), onEvent, signal)).info;
+    });
   }
 
   startRun(request: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary> {
@@ -172,12 +180,20 @@ export class LocalEngine implements Engine {
     return this.runs.stop(runId);
   }
 
-  compare(request: CompareRequest, onEvent?: RunEventSink): Promise<CompareOutput[]> {
-    return this.runs.compare(request, onEvent);
+  compare(request: CompareRequest, onEvent?: RunEventSink, operationId?: string): Promise<CompareOutput[]> {
+    const what = `comparing base and tuned outputs of run ${request.runId}`;
+    return this.operations.run(operationId, 'compare', what, (signal) => this.runs.compare(request, onEvent, signal));
   }
 
-  exportRun(runId: string, kind: ExportKind, onEvent?: RunEventSink): Promise<ExportFile[]> {
-    return this.runs.export(runId, kind, onEvent);
+  exportRun(runId: string, kind: ExportKind, onEvent?: RunEventSink, operationId?: string): Promise<ExportFile[]> {
+    const what = `exporting run ${runId} (${kind})`;
+    return this.operations.run(operationId, 'exportRun', what, (signal) =>
+      this.runs.export(runId, kind, onEvent, signal),
+    );
+  }
+
+  async cancelOperation(operationId: string): Promise<boolean> {
+    return this.operations.cancel(operationId);
   }
 
   storedRuns(): Promise<StoredRun[]> {
@@ -194,4 +210,14 @@ export class LocalEngine implements Engine {
     this.current = null;
     if (g) (await g).destroy();
   }
+}
+
+function describeModel(r: LoadModelRequest): string {
+  const s = r.source;
+  return s.kind === 'builtin' ? s.id : s.kind === 'hub' ? `${s.repo}@${s.revision}` : s.name;
+}
+
+function describeDataset(r: LoadDatasetRequest): string {
+  const s = r.source;
+  return s.kind === 'builtin' ? s.id : s.name;
 }

@@ -66,7 +66,13 @@ export class ModelRegistry {
     return m;
   }
 
-  async load(req: LoadModelRequest, caps: CapabilityReport, onEvent?: RunEventSink): Promise<EngineModel> {
+  /** Loads a model; an aborted `signal` stops it between files, chunks and tensors (nothing is registered). */
+  async load(
+    req: LoadModelRequest,
+    caps: CapabilityReport,
+    onEvent?: RunEventSink,
+    signal?: AbortSignal,
+  ): Promise<EngineModel> {
     const src = req.source;
     const emit = (e: LoadEvent) => {
       if (e.type === 'download') {
@@ -87,15 +93,17 @@ export class ModelRegistry {
       const picked = await Promise.all(
         BUILTIN_MODEL_FILES.map(async (f) => ({ path: f, blob: await this.host.builtinFile(`models/${src.id}/${f}`) })),
       );
+      signal?.throwIfAborted();
       loaded = await loadFromFiles(src.id, picked, {
         storage,
         storageManager: null,
         cache: null,
         onEvent: emit,
+        signal,
       });
     } else if (src.kind === 'hub') {
       const cache = (await this.host.weightCache?.()) ?? null;
-      loaded = await loadFromHub(src.repo, { revision: src.revision, storage, cache, onEvent: emit });
+      loaded = await loadFromHub(src.repo, { revision: src.revision, storage, cache, onEvent: emit, signal });
     } else {
       const files = req.files ?? {};
       const picked = Object.entries(files).map(([path, blob]) => ({ path, blob }));
@@ -107,8 +115,10 @@ export class ModelRegistry {
         storageManager: null,
         cache: null,
         onEvent: emit,
+        signal,
       });
     }
+    signal?.throwIfAborted();
     const spec = loaded.spec;
     const modelId = `m${this.next++}`;
     const fit = checkFit(

@@ -110,16 +110,23 @@ export interface CompareTokenEvent {
 export type RunEventSink = (event: RunEvent | ProgressEvent | CompareTokenEvent) => void;
 
 export interface RunApi {
-  loadModel(request: LoadModelRequest, onEvent?: RunEventSink): Promise<ModelInfo>;
-  loadDataset(request: LoadDatasetRequest, onEvent?: RunEventSink): Promise<DatasetInfo>;
+  /**
+   * The long operations below take an optional `operationId` (any string unique among running operations);
+   * `cancelOperation(operationId)` aborts one: it rejects with the typed `Cancelled` error, frees what it
+   * allocated, and leaves the engine ready for the next call. Training is stopped with `stopRun` instead.
+   */
+  loadModel(request: LoadModelRequest, onEvent?: RunEventSink, operationId?: string): Promise<ModelInfo>;
+  loadDataset(request: LoadDatasetRequest, onEvent?: RunEventSink, operationId?: string): Promise<DatasetInfo>;
   /** Trains to the end (or until stopped); streams RunEvents; resolves with the summary (test metrics included). */
   startRun(request: StartRunRequest, onEvent?: RunEventSink): Promise<RunSummary>;
   pauseRun(runId: string): Promise<RunState>;
   resumeRun(runId: string): Promise<RunState>;
   stopRun(runId: string): Promise<RunState>;
   /** The same prompts through the base model and the tuned adapter; streams 'token' progress per output. */
-  compare(request: CompareRequest, onEvent?: RunEventSink): Promise<CompareOutput[]>;
-  exportRun(runId: string, kind: ExportKind, onEvent?: RunEventSink): Promise<ExportFile[]>;
+  compare(request: CompareRequest, onEvent?: RunEventSink, operationId?: string): Promise<CompareOutput[]>;
+  exportRun(runId: string, kind: ExportKind, onEvent?: RunEventSink, operationId?: string): Promise<ExportFile[]>;
+  /** Cancels the running operation started with this id; resolves false when none runs under it. */
+  cancelOperation(operationId: string): Promise<boolean>;
   storedRuns(): Promise<StoredRun[]>;
   deleteRun(runId: string): Promise<void>;
 }

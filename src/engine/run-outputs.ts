@@ -7,6 +7,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import type { EvalMetrics, StepMetrics } from '../train/run-types.ts';
 import { runExport, runGenerate, type ExportFile, type ModelGiven } from './generate-export.ts';
 import type { EngineModel } from './models.ts';
+import type { EngineEvent } from './protocol.ts';
 import type { CompareOutput, CompareRequest, RunEventSink } from './run-api.ts';
 import { withTunedWeights, type TunedModel } from './tuned.ts';
 
@@ -28,12 +29,14 @@ export async function compareBaseTuned(
   tuned: TunedModel,
   req: CompareRequest,
   onEvent?: RunEventSink,
+  signal?: AbortSignal,
 ): Promise<CompareOutput[]> {
   const out: CompareOutput[] = [];
   for (let i = 0; i < req.prompts.length; i++) {
     const prompt = [...tok.prefixIds, ...tok.encode(req.prompts[i])];
     const texts = { base: '', tuned: '' };
     for (const which of ['base', 'tuned'] as const) {
+      signal?.throwIfAborted();
       const ids: number[] = [];
       const r = await runGenerate(
         gpu,
@@ -48,6 +51,7 @@ export async function compareBaseTuned(
           ids.push(e.token);
           onEvent?.({ type: 'compare-token', runId: req.runId, prompt: i, which, text: tok.decode(ids) });
         },
+        signal,
       );
       texts[which] = tok.decode(r.tokens);
     }
@@ -63,11 +67,14 @@ export function exportMerged(
   tuned: TunedModel,
   format: 'safetensors' | 'onnx',
   onEvent?: RunEventSink,
+  signal?: AbortSignal,
 ): Promise<ExportFile[]> {
   const tokenizerFiles = Object.fromEntries(Object.entries(model.files).filter(([p]) => p.startsWith('tokenizer')));
-  return runExport(gpu, { ...given(model, tuned), format, tokenizerFiles }, (e) => {
+  const request = { ...given(model, tuned), format, tokenizerFiles };
+  const progress = (e: EngineEvent) => {
     if (e.type === 'progress') onEvent?.(e);
-  });
+  };
+  return runExport(gpu, request, progress, signal);
 }
 
 const csvCell = (v: unknown) => (v === undefined || v === null ? '' : String(v));

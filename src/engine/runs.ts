@@ -186,17 +186,21 @@ export class RunRegistry {
     return { run, tuned: run.tuned, model: this.models.get(run.modelId) };
   }
 
-  async compare(req: CompareRequest, onEvent?: RunEventSink): Promise<CompareOutput[]> {
+  /** An aborted `signal` stops the comparison between generated tokens (its GPU buffers are freed). */
+  async compare(req: CompareRequest, onEvent?: RunEventSink, signal?: AbortSignal): Promise<CompareOutput[]> {
     const { tuned, model } = this.finished(req.runId);
-    return compareBaseTuned(await this.gpu(), model, await this.tokenizer(model), tuned, req, onEvent);
+    const tok = await this.tokenizer(model);
+    return compareBaseTuned(await this.gpu(), model, tok, tuned, req, onEvent, signal);
   }
 
-  async export(runId: string, kind: ExportKind, onEvent?: RunEventSink): Promise<ExportFile[]> {
+  /** An aborted `signal` stops the export between tensors (its GPU buffers are freed). */
+  async export(runId: string, kind: ExportKind, onEvent?: RunEventSink, signal?: AbortSignal): Promise<ExportFile[]> {
     const { run, tuned, model } = this.finished(runId);
     switch (kind) {
       case 'peft': {
         if (!tuned.lora) throw new Error(`run ${runId} fine-tuned every weight: export the merged model instead`);
         const src = model.source;
+        signal?.throwIfAborted(); // plain arrays already on the CPU: one synchronous step
         return exportPeftAdapter({
           spec: model.spec,
           lora: tuned.lora.config,
@@ -206,9 +210,9 @@ export class RunRegistry {
         });
       }
       case 'merged':
-        return exportMerged(await this.gpu(), model, tuned, 'safetensors', onEvent);
+        return exportMerged(await this.gpu(), model, tuned, 'safetensors', onEvent, signal);
       case 'onnx':
-        return exportMerged(await this.gpu(), model, tuned, 'onnx', onEvent);
+        return exportMerged(await this.gpu(), model, tuned, 'onnx', onEvent, signal);
       case 'metrics-json':
         return exportMetrics(runId, run.history, 'json');
       case 'metrics-csv':

@@ -1,5 +1,6 @@
 // The main thread's Engine: a comlink proxy of the trainer worker. Callbacks are wrapped with
-// Comlink.proxy here so callers pass plain functions, exactly as to the in-process engine.
+// Comlink.proxy here so callers pass plain functions, exactly as to the in-process engine. Long operations
+// are cancelled by id (cancelOperation): an AbortSignal cannot cross comlink, a string can.
 
 import * as Comlink from 'comlink';
 import { installErrorTransfer } from './comlink-errors.ts';
@@ -9,7 +10,8 @@ import type { RunEventSink } from './run-api.ts';
 export class WorkerEngine implements Engine {
   private readonly remote: Comlink.Remote<Engine>;
 
-  constructor(private readonly worker: Worker) {
+  /** `worker`: the trainer worker, or any comlink endpoint that serves a LocalEngine (tests: a MessagePort). */
+  constructor(private readonly worker: Comlink.Endpoint & { terminate(): void }) {
     installErrorTransfer();
     this.remote = Comlink.wrap<Engine>(worker);
   }
@@ -30,19 +32,20 @@ export class WorkerEngine implements Engine {
   exportModel: Engine['exportModel'] = (request, onEvent?: EventSink) =>
     this.remote.exportModel(request, onEvent ? Comlink.proxy(onEvent) : undefined);
 
-  loadModel: Engine['loadModel'] = (request, onEvent?: RunEventSink) =>
-    this.remote.loadModel(request, onEvent ? Comlink.proxy(onEvent) : undefined);
-  loadDataset: Engine['loadDataset'] = (request, onEvent?: RunEventSink) =>
-    this.remote.loadDataset(request, onEvent ? Comlink.proxy(onEvent) : undefined);
+  loadModel: Engine['loadModel'] = (request, onEvent?: RunEventSink, operationId?: string) =>
+    this.remote.loadModel(request, onEvent ? Comlink.proxy(onEvent) : undefined, operationId);
+  loadDataset: Engine['loadDataset'] = (request, onEvent?: RunEventSink, operationId?: string) =>
+    this.remote.loadDataset(request, onEvent ? Comlink.proxy(onEvent) : undefined, operationId);
   startRun: Engine['startRun'] = (request, onEvent?: RunEventSink) =>
     this.remote.startRun(request, onEvent ? Comlink.proxy(onEvent) : undefined);
   pauseRun: Engine['pauseRun'] = (runId) => this.remote.pauseRun(runId);
   resumeRun: Engine['resumeRun'] = (runId) => this.remote.resumeRun(runId);
   stopRun: Engine['stopRun'] = (runId) => this.remote.stopRun(runId);
-  compare: Engine['compare'] = (request, onEvent?: RunEventSink) =>
-    this.remote.compare(request, onEvent ? Comlink.proxy(onEvent) : undefined);
-  exportRun: Engine['exportRun'] = (runId, kind, onEvent?: RunEventSink) =>
-    this.remote.exportRun(runId, kind, onEvent ? Comlink.proxy(onEvent) : undefined);
+  compare: Engine['compare'] = (request, onEvent?: RunEventSink, operationId?: string) =>
+    this.remote.compare(request, onEvent ? Comlink.proxy(onEvent) : undefined, operationId);
+  exportRun: Engine['exportRun'] = (runId, kind, onEvent?: RunEventSink, operationId?: string) =>
+    this.remote.exportRun(runId, kind, onEvent ? Comlink.proxy(onEvent) : undefined, operationId);
+  cancelOperation: Engine['cancelOperation'] = (operationId) => this.remote.cancelOperation(operationId);
   storedRuns: Engine['storedRuns'] = () => this.remote.storedRuns();
   deleteRun: Engine['deleteRun'] = (runId) => this.remote.deleteRun(runId);
 

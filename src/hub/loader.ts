@@ -107,10 +107,16 @@ export async function loadFromSource(source: ModelSource, o: LoadOptions = {}): 
     emit({ type: 'cache', status: hit.status, detail: hit.status === 'corrupt' ? hit.reason : key });
   }
 
+  // A cancelled load stops between files, chunks and tensors (a Hub download also aborts its request).
+  const checkSignal = () => o.signal?.throwIfAborted();
   const files = new Map<string, Uint8Array>();
   const readWhole = async (path: string) => {
+    checkSignal();
     const parts: Uint8Array[] = [];
-    await source.read(path, (c) => void parts.push(c.slice()));
+    await source.read(path, (c) => {
+      checkSignal();
+      parts.push(c.slice());
+    });
     const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
     let at = 0;
     for (const p of parts) {
@@ -158,6 +164,7 @@ export async function loadFromSource(source: ModelSource, o: LoadOptions = {}): 
       source.files.get(shard)?.size ?? null,
       { storage, doubleQuant: o.doubleQuant },
       async (t) => {
+        checkSignal();
         tensors.set(t.name, t);
         emit({ type: 'tensor', name: t.name, storage: t.storage, done: tensors.size, total: expected });
         if (writer) await writer.putTensor(t);
@@ -165,12 +172,16 @@ export async function loadFromSource(source: ModelSource, o: LoadOptions = {}): 
     );
     await source.read(
       shard,
-      (c) => conv.push(c),
+      (c) => {
+        checkSignal();
+        return conv.push(c);
+      },
       (p) => emit({ type: 'download', ...p }),
     );
     await conv.end();
   }
   checkTensors(spec, tensors, source.repo);
+  checkSignal(); // the manifest is committed last: a cancelled load leaves no cache entry that loads
   if (writer && cache) {
     const m = await writer.commit();
     if (source.revision !== source.sha) await cache.setRef(source.repo, source.revision, source.sha);

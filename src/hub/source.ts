@@ -195,12 +195,17 @@ export function localSource(name: string, picked: readonly LocalFile[]): ModelSo
       if (!blob) throw new HubError(`${path} is not among the picked files`, 'not-found', path, 404);
       const reader = blob.stream().getReader();
       let received = 0;
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) break;
-        await consume(r.value);
-        received += r.value.length;
-        onProgress?.({ file: path, received, total: blob.size, bytesPerSecond: 0, etaSeconds: null });
+      try {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          await consume(r.value);
+          received += r.value.length;
+          onProgress?.({ file: path, received, total: blob.size, bytesPerSecond: 0, etaSeconds: null });
+        }
+      } catch (e) {
+        void reader.cancel(); // a consumer that throws (a cancelled load) stops the stream
+        throw e;
       }
     },
   };
