@@ -105,8 +105,10 @@ export class DatasetRegistry {
   ): Promise<EngineDataset> {
     const { file, bytes } = await this.input(req.source, req);
     signal?.throwIfAborted();
-    const progress = (done: number, total: number | null) =>
+    const progress = (done: number, total: number | null) => {
+      if (signal?.aborted) return; // nothing is reported after a cancel
       onEvent?.({ type: 'progress', task: `read ${file.name}`, done, total: total ?? done, unit: 'bytes' });
+    };
     const { result, prepared } = await prepareDatasetRequest(
       {
         file,

@@ -75,6 +75,7 @@ export class ModelRegistry {
   ): Promise<EngineModel> {
     const src = req.source;
     const emit = (e: LoadEvent) => {
+      if (signal?.aborted) return; // nothing is reported after a cancel
       if (e.type === 'download') {
         onEvent?.({
           type: 'progress',
