@@ -5,6 +5,7 @@
 import type { CompareOutput, DatasetInfo, ExportKind, ModelInfo, StoredRun } from '../../engine/run-api.ts';
 import type { ExportFile } from '../../engine/protocol.ts';
 import type { EvalMetrics, RunState, RunSummary, StepMetrics } from '../../train/run-types.ts';
+import { Cancelled } from '../../errors.ts';
 import { describeError, type Problem } from '../problem.ts';
 import { compareLosses, type Reproduction } from './reproduce.ts';
 
@@ -17,12 +18,18 @@ export interface Progress {
   unit: string;
 }
 
+/** A Cancelled error, also one rebuilt from the worker's wire form (matched by name). */
+export const isCancelled = (e: unknown): boolean =>
+  e instanceof Cancelled || (e instanceof Error && e.name === 'Cancelled');
+
 export class CellRun {
   status = $state<CellStatus>('idle');
   progress = $state.raw<Progress | null>(null);
   problem = $state.raw<Problem | null>(null);
   /** Bumped by each start; a result for an older generation (cancelled) is dropped. */
   generation = 0;
+  /** The id of the engine operation this run is waiting on (cancelling the cell cancels it in the engine). */
+  operation: string | null = null;
 
   begin(): number {
     this.status = 'running';
@@ -44,12 +51,19 @@ export class CellRun {
 
   fail(generation: number, e: unknown): void {
     if (!this.isCurrent(generation)) return;
+    if (isCancelled(e)) {
+      this.cancel(); // cancelled in the engine by someone else than this cell's button: no problem to show
+      return;
+    }
     this.status = 'failed';
     this.progress = null;
     this.problem = describeError(e);
   }
 
-  /** Leaves the operation to finish on its own and drops its result (the engine has no abort for it). */
+  /**
+   * Shows the cell as cancelled at once and drops any late result; the runner also cancels the engine's
+   * operation (cancelOperation, or stopRun for training), which then rejects with Cancelled.
+   */
   cancel(): void {
     if (this.status !== 'running') return;
     this.generation++;

@@ -1,5 +1,7 @@
 // A fake engine for the notebook's state tests: answers the run API with plain data and emits the events
-// a real run would (steps, evaluations, early stopping), recording every call. No GPU.
+// a real run would (steps, evaluations, early stopping), recording every call. No GPU. After
+// `holdOperations()`, loads, comparisons and exports wait until cancelOperation(id) rejects them with
+// Cancelled, as the real engine does.
 
 import type { CapabilityReport } from '../../gpu/capabilities.ts';
 import type {
@@ -11,6 +13,7 @@ import type {
   StartRunRequest,
   StoredRun,
 } from '../../engine/run-api.ts';
+import { Cancelled } from '../../errors.ts';
 import type { EvalMetrics, RunSummary } from '../../train/run-types.ts';
 import type { NotebookEngine } from './engine-handle.ts';
 
@@ -31,10 +34,14 @@ export interface FakeEngine {
     dataset: LoadDatasetRequest[];
     run: StartRunRequest[];
     compare: CompareRequest[];
+    /** The operation id each loadModel/loadDataset/compare/exportRun call was given, in call order. */
+    operations: (string | undefined)[];
   };
   /** Resolves a startRun that waits (after `holdRun()`). */
   release: () => void;
   holdRun: () => void;
+  /** Makes loads, comparisons and exports wait for their cancellation (they then reject with Cancelled). */
+  holdOperations: () => void;
 }
 
 const evalAt = (step: number, loss: number, split: 'validation' | 'test', accuracy?: number): EvalMetrics => ({
@@ -51,9 +58,18 @@ const evalAt = (step: number, loss: number, split: 'validation' | 'test', accura
 export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
   const losses = opts.losses ?? [3, 2.5, 2, 1.5];
   const calls: string[] = [];
-  const requests: FakeEngine['requests'] = { model: [], dataset: [], run: [], compare: [] };
+  const requests: FakeEngine['requests'] = { model: [], dataset: [], run: [], compare: [], operations: [] };
   let hold = false;
   let release = () => {};
+  let holdOps = false;
+  const waiting = new Map<string, (e: Cancelled) => void>();
+  /** Records the id; when holding, waits until cancelOperation(id) and rejects with Cancelled. */
+  const operation = async (kind: string, id: string | undefined) => {
+    requests.operations.push(id);
+    if (!holdOps) return;
+    if (id === undefined) throw new Error(`${kind} was called without an operation id: it could not be cancelled`);
+    await new Promise<void>((_, reject) => waiting.set(id, reject));
+  };
   const engine = {
     async init() {
       return FAKE_CAPS;
@@ -64,10 +80,11 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
     async memory() {
       return { liveBytes: 3_500_000, pooledBytes: 1_000_000, peakLiveBytes: 9_000_000 };
     },
-    async loadModel(req: LoadModelRequest, onEvent?: RunEventSink) {
+    async loadModel(req: LoadModelRequest, onEvent?: RunEventSink, operationId?: string) {
       calls.push('loadModel');
       requests.model.push(req);
       onEvent?.({ type: 'progress', task: 'download', done: 1, total: 2, unit: 'bytes' });
+      await operation('loadModel', operationId);
       return {
         modelId: 'm1',
         name: 'lorabook-tiny',
@@ -81,9 +98,10 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
         fit: { fits: true, plan: { totalBytes: 21_000_000 }, problems: [], suggestions: [] } as never,
       };
     },
-    async loadDataset(req: LoadDatasetRequest) {
+    async loadDataset(req: LoadDatasetRequest, _onEvent?: RunEventSink, operationId?: string) {
       calls.push('loadDataset');
       requests.dataset.push(req);
+      await operation('loadDataset', operationId);
       if (opts.failDataset) throw opts.failDataset;
       return fakeDatasetInfo();
     },
@@ -145,14 +163,24 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
       release();
       return 'stopping' as const;
     },
-    async compare(req: CompareRequest) {
+    async compare(req: CompareRequest, onEvent?: RunEventSink, operationId?: string) {
       calls.push('compare');
       requests.compare.push(req);
+      onEvent?.({ type: 'compare-token', runId: req.runId, prompt: 0, which: 'base', text: 'first' });
+      await operation('compare', operationId);
       return req.prompts.map((prompt) => ({ prompt, base: `${prompt} base`, tuned: `${prompt} tuned` }));
     },
-    async exportRun(_runId: string, kind: string) {
+    async exportRun(_runId: string, kind: string, _onEvent?: RunEventSink, operationId?: string) {
       calls.push(`export ${kind}`);
+      await operation('exportRun', operationId);
       return [{ path: `${kind}.bin`, bytes: new Uint8Array([1, 2, 3]) }];
+    },
+    async cancelOperation(operationId: string) {
+      calls.push(`cancelOperation ${operationId}`);
+      const reject = waiting.get(operationId);
+      waiting.delete(operationId);
+      reject?.(new Cancelled(`operation ${operationId} was cancelled`, 'fake', operationId));
+      return reject !== undefined;
     },
     async storedRuns() {
       return opts.stored ?? [];
@@ -167,6 +195,7 @@ export function fakeEngine(opts: FakeEngineOptions = {}): FakeEngine {
     requests,
     release: () => release(),
     holdRun: () => (hold = true),
+    holdOperations: () => (holdOps = true),
   };
 }
 

@@ -4,7 +4,7 @@
 // the cell's run object (cell-runs.svelte.ts); the notebook itself is never changed by running.
 
 import type { CompareTokenEvent, ExportKind, LoadDatasetRequest, RunEventSink } from '../../engine/run-api.ts';
-import { VerifiedFetchError } from '../../errors.ts';
+import { Cancelled, VerifiedFetchError } from '../../errors.ts';
 import { sha256Hex } from '../../share/hash.ts';
 import type { ShapeName } from '../../data/shapes.ts';
 import type { Cell, DatasetSource } from '../../share/notebook.ts';
@@ -53,6 +53,9 @@ function newRun(type: Cell['type']): AnyRun {
       return new CellRun();
   }
 }
+
+/** Numbers the engine operations of every runner on the page (one engine serves them all: ids must not repeat). */
+let operations = 0;
 
 const defaultFetch: FetchBytes = async (url) => {
   const res = await fetch(url);
@@ -148,7 +151,10 @@ export class NotebookRunner {
     }
   }
 
-  /** Cancels a cell: a training run is stopped in the engine; other operations are abandoned. */
+  /**
+   * Cancels a cell: a training run is stopped in the engine (stopRun); a model load, dataset preparation,
+   * comparison or export is cancelled in the engine (cancelOperation) and the cell shows 'Cancelled' at once.
+   */
   async cancel(cellId: string): Promise<void> {
     const cell = this.doc.cell(cellId);
     if (!cell) return;
@@ -163,7 +169,9 @@ export class NotebookRunner {
       await this.engine().stopRun(run.runId);
       return;
     }
+    const operation = run.status === 'running' ? run.operation : null;
     run.cancel();
+    if (operation) await this.engine().cancelOperation(operation);
   }
 
   async pause(cellId: string): Promise<void> {
@@ -205,6 +213,22 @@ export class NotebookRunner {
     return run;
   }
 
+  /**
+   * Calls the engine for `run` under a fresh operation id, kept on the run while the call lasts, so that
+   * cancelling the cell cancels the call. A cell cancelled before it got here (waiting for the cells above
+   * it) makes no call at all.
+   */
+  private async operation<T>(run: CellRun, gen: number, what: string, call: (id: string) => Promise<T>): Promise<T> {
+    const id = `${this.doc.id}/${what}/${++operations}`;
+    if (!run.isCurrent(gen)) throw new Cancelled(`${what} was cancelled before it started`, what, id);
+    run.operation = id;
+    try {
+      return await call(id);
+    } finally {
+      if (run.operation === id) run.operation = null;
+    }
+  }
+
   private settled(run: CellRun): Promise<void> {
     return new Promise((resolve) => {
       const tick = () => (run.status === 'running' ? setTimeout(tick, 50) : resolve());
@@ -239,7 +263,10 @@ export class NotebookRunner {
         if (cell.source.kind === 'local' && !files) {
           throw new Error(`pick the folder "${cell.source.name}" again: local files are not saved with the notebook`);
         }
-        const info = await engine.loadModel({ source: $state.snapshot(cell.source), files }, this.sink(run, gen));
+        const source = $state.snapshot(cell.source);
+        const info = await this.operation(run, gen, 'loadModel', (id) =>
+          engine.loadModel({ source, files }, this.sink(run, gen), id),
+        );
         if (run.isCurrent(gen)) run.info = info;
         return;
       }
@@ -263,7 +290,9 @@ export class NotebookRunner {
           previewExamples: 2,
           ...(await this.datasetInput(cell.id, cfg.source)),
         };
-        const info = await engine.loadDataset(request, this.sink(run, gen));
+        const info = await this.operation(run, gen, 'loadDataset', (id) =>
+          engine.loadDataset(request, this.sink(run, gen), id),
+        );
         if (run.isCurrent(gen)) run.info = info;
         return;
       }
@@ -317,22 +346,25 @@ export class NotebookRunner {
         const prompts = cfg.prompts.filter((p) => p.trim().length > 0);
         if (prompts.length === 0) throw new Error('write at least one prompt');
         run.outputs = prompts.map((prompt) => ({ prompt, base: '', tuned: '' }));
-        const outputs = await engine.compare(
-          {
-            runId: train.runId,
-            prompts,
-            options: {
-              maxNewTokens: cfg.maxNewTokens,
-              doSample: cfg.temperature > 0,
-              temperature: cfg.temperature > 0 ? cfg.temperature : 1,
-              topK: cfg.topK,
-              topP: cfg.topP,
-              seed: cfg.seed,
+        const outputs = await this.operation(run, gen, 'compare', (id) =>
+          engine.compare(
+            {
+              runId: train.runId,
+              prompts,
+              options: {
+                maxNewTokens: cfg.maxNewTokens,
+                doSample: cfg.temperature > 0,
+                temperature: cfg.temperature > 0 ? cfg.temperature : 1,
+                topK: cfg.topK,
+                topP: cfg.topP,
+                seed: cfg.seed,
+              },
             },
-          },
-          this.sink(run, gen, undefined, (e) => {
-            run.outputs = run.outputs.map((o, i) => (i === e.prompt ? { ...o, [e.which]: e.text } : o));
-          }),
+            this.sink(run, gen, undefined, (e) => {
+              run.outputs = run.outputs.map((o, i) => (i === e.prompt ? { ...o, [e.which]: e.text } : o));
+            }),
+            id,
+          ),
         );
         if (run.isCurrent(gen)) run.outputs = outputs;
         return;
@@ -346,7 +378,9 @@ export class NotebookRunner {
         const results = [];
         for (const kind of kinds) {
           run.kind = kind;
-          const files = await engine.exportRun(train.runId, kind, this.sink(run, gen));
+          const files = await this.operation(run, gen, 'exportRun', (id) =>
+            engine.exportRun(train.runId, kind, this.sink(run, gen), id),
+          );
           if (!run.isCurrent(gen)) return;
           results.push({ kind, files });
           run.results = [...results];

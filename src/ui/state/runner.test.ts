@@ -122,6 +122,71 @@ describe('NotebookRunner', () => {
     expect(model.info).toBeNull();
   });
 
+  it('cancels a comparison in the engine with the operation it started; the cell shows Cancelled', async () => {
+    const fake = fakeEngine();
+    const doc = new NotebookDoc(notebook(chain()));
+    const runner = new NotebookRunner(doc, () => fake.engine);
+    expect(await runner.run('train')).toBe(true);
+    fake.holdOperations();
+    const p = runner.run('gen');
+    const gen = runner.runFor('gen', 'generate');
+    await vi_waitFor(() => gen.outputs[0]?.base === 'first');
+    const id = fake.requests.operations.at(-1);
+    expect(id).toMatch(/^nb1\//);
+    expect(gen.operation).toBe(id);
+    await runner.cancel('gen');
+    expect(fake.calls.slice(-2)).toEqual(['compare', `cancelOperation ${id}`]);
+    expect(await p).toBe(false);
+    expect(gen.status).toBe('cancelled');
+    expect(gen.problem).toBeNull();
+    expect(gen.operation).toBeNull();
+  });
+
+  it('cancels a model load, a dataset preparation and an export in the engine; an export stops at its first format', async () => {
+    const fake = fakeEngine();
+    const doc = new NotebookDoc(notebook(chain()));
+    const runner = new NotebookRunner(doc, () => fake.engine);
+    fake.holdOperations();
+    const model = runner.run('model');
+    await vi_waitFor(() => fake.requests.operations.length === 1);
+    await runner.cancel('model');
+    expect(await model).toBe(false);
+    expect(fake.calls).toEqual(['loadModel', `cancelOperation ${fake.requests.operations[0]}`]);
+    expect(runner.runFor('model', 'model').status).toBe('cancelled');
+
+    const f2 = fakeEngine();
+    const r2 = new NotebookRunner(doc, () => f2.engine);
+    expect(await r2.run('train')).toBe(true);
+    f2.holdOperations();
+    for (const [cellId, call] of [
+      ['data', 'loadDataset'],
+      ['export', 'export peft'],
+    ] as const) {
+      const p = r2.run(cellId);
+      await vi_waitFor(() => f2.calls.at(-1) === call);
+      await r2.cancel(cellId);
+      expect(await p).toBe(false);
+      expect(f2.calls.slice(-2)).toEqual([call, `cancelOperation ${f2.requests.operations.at(-1)}`]);
+      expect(r2.runOf(doc.cell(cellId)!).status).toBe('cancelled');
+    }
+    // every engine call had its own id; the export never went on to its metrics formats
+    expect(new Set(f2.requests.operations).size).toBe(f2.requests.operations.length);
+    expect(f2.calls).not.toContain('export metrics-json');
+  });
+
+  it('a Cancelled from the engine (not from the cell) shows the cell as cancelled, not failed', async () => {
+    const fake = fakeEngine();
+    const doc = new NotebookDoc(notebook(chain().slice(0, 2)));
+    const runner = new NotebookRunner(doc, () => fake.engine);
+    fake.holdOperations();
+    const p = runner.run('model');
+    await vi_waitFor(() => fake.requests.operations.length === 1);
+    expect(await fake.engine.cancelOperation(fake.requests.operations[0]!)).toBe(true);
+    expect(await p).toBe(false);
+    expect(runner.runFor('model', 'model').status).toBe('cancelled');
+    expect(runner.runFor('model', 'model').problem).toBeNull();
+  });
+
   it('resumes a stored run after a reload, and deletes it when starting over', async () => {
     const stored = [{ runId: 'nb1/train', step: 2, bestStep: null, updatedAt: 1 }];
     const fake = fakeEngine({ stored, losses: [3, 2, 1.5, 1.2] });
