@@ -120,6 +120,30 @@ describe('Llama-family engine vs the CPU reference model on Dawn', () => {
     });
   }
 
+  it('labels on a few positions (classification rows): the head runs on those rows; losses and gradients', async () => {
+    const spec = tinySpec('llama-tied');
+    const weights = randomWeights(spec, 3);
+    const adapters = randomAdapters(spec);
+    const sparse: TokenBatch = { ...batch, labels: batch.labels.map((l, i) => (i === 5 || i === 12 ? l : -100)) };
+    const refLora: ReferenceLora = {
+      scaling: loraScaling(loraCfg),
+      modules: Object.fromEntries(Object.entries(adapters).map(([k, v]) => [k, { ...v, r: loraCfg.r }])),
+    };
+    for (const mode of ['lora', 'full'] as const) {
+      const model =
+        mode === 'lora'
+          ? LlamaGpu.create(gpu, spec, weights, { mode, lora: loraCfg, seed: 1 }, adapters)
+          : LlamaGpu.create(gpu, spec, weights, { mode, seed: 1 });
+      const got = await runGpu(model, [sparse]);
+      const ref = referenceModel(spec, weights, sparse, mode, mode === 'lora' ? refLora : null);
+      expectClose([got.loss], [ref.loss], 1e-5, 1e-5, `${mode} loss`);
+      expectClose(got.rowLoss, ref.rowLoss, 1e-5, 1e-5, `${mode} row loss`);
+      expect(Array.from(got.rowLoss).filter((x) => x !== 0).length).toBe(2);
+      for (const [k, g] of ref.grads) expectClose(got.grads.get(k)!, g, 1e-5, 1e-3, `${mode} ${k}`);
+      model.dispose();
+    }
+  });
+
   it("a real tokenizer's vocabulary (SmolLM2's 49,152) in vocabulary chunks, full mode", async () => {
     const spec = parseModelConfig({ ...TINY_CONFIGS.llama, vocab_size: 49152, num_hidden_layers: 1 });
     const weights = randomWeights(spec, 8);

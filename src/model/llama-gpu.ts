@@ -16,6 +16,7 @@ import { attentionBackward, attentionForward } from '../kernels/attention.ts';
 import { add } from '../kernels/elementwise.ts';
 import { embeddingBackward, embeddingForward, groupTokens } from '../kernels/embedding.ts';
 import { lmHeadCrossEntropy } from '../kernels/loss.ts';
+import { labelledRows, selectRows } from '../kernels/rows.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { rmsnormBackward, rmsnormForward } from '../kernels/norm.ts';
 import { rope, uploadRopeTable } from '../kernels/rope.ts';
@@ -526,39 +527,71 @@ export class LlamaGpu implements CausalLmModel {
     const ckpt = (this.options.checkpointing ?? false) && o.backward;
     const ctx = { train: o.train, microStep: o.microStep };
     const { x, inputs, acts } = await this.forwardLayers(step, bt, b, ctx, o.backward && !ckpt);
-    const hf = gpu.empty([n, d], 'f32', 'final norm');
-    const rstdF = gpu.empty([n], 'f32', 'final rstd');
-    await rmsnormForward(step, { x, w: this.finalNorm.value, y: hf, rstd: rstdF, rows: n, d, eps: s.rmsNormEps });
-    const dhf = o.backward ? gpu.empty([n, d], 'f32', 'd final norm') : undefined;
+    const done: Tensor[] = [x, ...inputs];
+    // The final norm and the LM head run on the labelled rows only (kernels/rows.ts); the gradient and the
+    // per-token losses are scattered back, zero elsewhere, as the head over every row would give them.
+    const sel = labelledRows(b.labels);
+    const m = sel ? sel.rows.length : n;
+    let xh = x;
+    let labels = bt.labels;
+    let rowLoss = o.rowLoss;
+    let inverse: Tensor | null = null;
+    if (sel) {
+      const index = step.upload(sel.rows, [m], 'u32', 'head rows');
+      inverse = step.upload(sel.inverse, [n], 'u32', 'head rows inverse');
+      xh = gpu.empty([m, d], 'f32', 'head rows x');
+      await selectRows(step, { x, index, out: xh, sourceRows: n, rows: m, d });
+      labels = step.upload(
+        Int32Array.from(sel.rows, (t) => b.labels[t]),
+        [m],
+        'i32',
+        'head rows labels',
+      );
+      rowLoss = o.rowLoss ? gpu.empty([m], 'f32', 'head rows loss') : undefined;
+      done.push(index, inverse, xh, labels, ...(rowLoss ? [rowLoss] : []));
+    }
+    const hf = gpu.empty([m, d], 'f32', 'final norm');
+    const rstdF = gpu.empty([m], 'f32', 'final rstd');
+    await rmsnormForward(step, { x: xh, w: this.finalNorm.value, y: hf, rstd: rstdF, rows: m, d, eps: s.rmsNormEps });
+    const dhf = o.backward ? gpu.empty([m, d], 'f32', 'd final norm') : undefined;
     await lmHeadCrossEntropy(step, {
       h: hf,
       w: this.lmHead.value,
-      labels: bt.labels,
-      n,
+      labels,
+      n: m,
       d,
       vocab: s.vocabSize,
       invCount: o.invCount,
       loss: o.loss,
       accumulateLoss: o.accumulateLoss,
-      rowLoss: o.rowLoss,
+      rowLoss,
       dh: dhf,
       dw: this.lmHead.grad ?? undefined,
       chunk: this.options.vocabChunk,
     });
-    const done: Tensor[] = [hf, rstdF, x, ...inputs];
+    if (inverse && o.rowLoss && rowLoss) {
+      await selectRows(step, { x: rowLoss, index: inverse, out: o.rowLoss, sourceRows: m, rows: n, d: 1 });
+    }
+    done.push(hf, rstdF);
     if (o.backward && dhf) {
-      const dx = gpu.empty([n, d], 'f32', 'dx');
+      const dxh = gpu.empty([m, d], 'f32', inverse ? 'head rows dx' : 'dx');
       await rmsnormBackward(step, {
         dy: dhf,
-        x,
+        x: xh,
         w: this.finalNorm.value,
         rstd: rstdF,
-        dx,
-        rows: n,
+        dx: dxh,
+        rows: m,
         d,
         dw: this.finalNorm.grad ?? undefined,
         accumulateDw: true,
       });
+      let dx = dxh;
+      if (inverse) {
+        dx = gpu.empty([n, d], 'f32', 'dx');
+        await selectRows(step, { x: dxh, index: inverse, out: dx, sourceRows: m, rows: n, d });
+        done.push(dxh);
+      }
       for (let l = s.numLayers - 1; l >= 0; l--) {
         let a = acts[l];
         if (!a) {
