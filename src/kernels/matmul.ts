@@ -21,6 +21,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import type { Step } from '../gpu/step.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import type { MatmulProduct } from '../reference/matmul.ts';
+import { skinnyMatmul, skinnyPlan } from './matmul-skinny.ts';
 
 export type { MatmulProduct };
 
@@ -271,13 +272,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 `;
 }
 
-/** Records C = α·op(A)·op(B) (+ bias) (+ C) into `step`. Shapes and dtypes are checked. */
+/** Whether matmul() sends skinny shapes to the skinny kernel; benchmarks turn it off to time the tiled one. */
+export const matmulRouting = { skinny: true };
+
+/**
+ * Records C = α·op(A)·op(B) (+ bias) (+ C) into `step`. Shapes and dtypes are checked. Skinny shapes
+ * (k ≤ 32, n ≤ 32, or m ≤ 32 for 'tn': LoRA's rank-r products) go to src/kernels/matmul-skinny.ts, which
+ * gives the same bits; a `tile` asks for the tiled kernel whatever the shape.
+ */
 export async function matmul(step: Step, args: MatmulArgs, product: MatmulProduct, tile?: MatmulTile): Promise<void> {
-  const { a, b, c, m, n, k } = args;
+  const { m, n, k } = args;
   const batch = args.batch ?? 1;
   const strideA = args.strideA ?? m * k;
   const strideB = args.strideB ?? k * n;
   checkMatmul(step.gpu, args, product, batch, strideA, strideB);
+  const fallback = step.gpu.caps.adapter.isFallbackAdapter;
+  const plan = tile || !matmulRouting.skinny ? null : skinnyPlan(product, m, n, k, fallback);
+  if (plan) return skinnyMatmul(step, args, product, strideA, strideB, plan);
+  const { a, b, c } = args;
   const cfg = matmulConfig(
     product,
     args,
