@@ -100,9 +100,16 @@ export interface StepMetrics {
   lr: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
-  /** Trained (non-ignored) tokens in the step. */
+  /** Trained tokens in the step: those with a label, whose loss is taken (for classification, the label's). */
   tokens: number;
   tokensPerSec: number;
+  /**
+   * Processed tokens in the step: every real (non-padding) token of its rows, prompts included; what the
+   * model reads forward and backward. Absent in steps recorded before it existed (older checkpoints).
+   */
+  rowTokens?: number;
+  /** rowTokens per second of the step's wall time; absent where rowTokens is. */
+  rowTokensPerSec?: number;
   elapsedMs: number;
   /** Estimated time to the last step, from the recent steps' pace. */
   etaMs: number;

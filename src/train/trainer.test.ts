@@ -1,7 +1,8 @@
 // The trainer on Dawn with a tiny random Llama: an interrupted and resumed run is bitwise the
 // uninterrupted one (LoRA dropout on, shuffling on, gradient accumulation), and a resume from a wrong
 // data cursor is not; early stopping keeps and restores the best checkpoint byte for byte; accumulating
-// two micro-batches of one row equals one micro-batch of two rows; the streamed lr follows the schedule.
+// two micro-batches of one row equals one micro-batch of two rows; the streamed lr follows the schedule; a
+// step reports the real tokens of its rows (padding excluded, packed or not) beside the trained ones.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenizedExample } from '../data/tokenize.ts';
@@ -300,6 +301,34 @@ describe('Trainer on Dawn', () => {
       sumWhole.bestStep,
       sumWhole.bestValidationLoss,
     ]);
+  });
+
+  it('a classification step reports its processed tokens (every real row token) beside its trained ones', async () => {
+    // Four e-mail-like examples of 5..8 tokens: a prompt the loss ignores, then a trained label and EOS.
+    const train = examples(4, (k, i) => 2 + k + i).map((e) => ({
+      ...e,
+      trained: e.trained.map((_, i) => (i >= e.ids.length - 2 ? 1 : 0)),
+    }));
+    const real = 5 + 6 + 7 + 8; // the rows hold 4 × 8 = 32 positions, padding included
+    const trained = 4 * 2; // each example's 2 trained tokens are predicted from the 2 positions before them
+    for (const packing of [false, true]) {
+      // One step over all four: 2 micro-batches of 2 padded rows, or one micro-batch of 2 packed rows of 16.
+      const config: TrainConfig = {
+        ...CONFIG,
+        epochs: 1,
+        maxSteps: 0,
+        packing,
+        ...(packing && { seq: 16, gradAccum: 1 }),
+      };
+      const events: RunEvent[] = [];
+      const t = new Trainer(options(config, { train, validation: [], test: [] }, events));
+      await t.run();
+      t.dispose();
+      expect(steps(events).length, `packing ${packing}`).toBe(1);
+      const [m] = steps(events);
+      expect([m.tokens, m.rowTokens], `packing ${packing}`).toEqual([trained, real]);
+      expect(m.rowTokensPerSec! / m.tokensPerSec).toBeCloseTo(real / trained, 9);
+    }
   });
 
   it('refuses settings that would change results in silence', () => {

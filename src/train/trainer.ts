@@ -12,6 +12,7 @@
 
 import type { Gpu } from '../gpu/gpu.ts';
 import { numel } from '../gpu/tensor.ts';
+import type { PackedBatch } from '../data/batch.ts';
 import type { TokenizedExample } from '../data/tokenize.ts';
 import type { CausalLmModel } from '../model/causal-lm.ts';
 import type { LoraConfig } from '../model/lora.ts';
@@ -34,6 +35,13 @@ import type {
   TrainConfig,
 } from './run-types.ts';
 import { lrAtStep } from './schedule.ts';
+
+/** Real tokens of a batch: every position that holds an example's token (padding is segment 0), packed or not. */
+function realTokenCount(b: PackedBatch): number {
+  let n = 0;
+  for (const seg of b.segments) if (seg !== 0) n++;
+  return n;
+}
 
 export interface ModelFactoryOptions {
   mode: 'lora' | 'full';
@@ -350,6 +358,7 @@ export class Trainer {
       this.recentMs = [...this.recentMs.slice(-(STEP_WINDOW - 1)), ms];
       const pace = this.recentMs.reduce((a, b) => a + b, 0) / this.recentMs.length;
       const tokens = invCount > 0 ? Math.round(1 / invCount) : 0;
+      const rowTokens = batches.reduce((n, b) => n + realTokenCount(b.batch), 0);
       const metrics: StepMetrics = {
         step: stepNo,
         epoch: batches[0].epoch,
@@ -358,6 +367,8 @@ export class Trainer {
         gradNorm,
         tokens,
         tokensPerSec: ms > 0 ? (tokens * 1000) / ms : 0,
+        rowTokens,
+        rowTokensPerSec: ms > 0 ? (rowTokens * 1000) / ms : 0,
         elapsedMs: elapsedBefore + (this.now() - sessionStart),
         etaMs: pace * (this.totalSteps - stepNo),
         totalSteps: this.totalSteps,

@@ -13,6 +13,8 @@ const step = (s: number, loss: number): StepMetrics => ({
   gradNorm: 1 / s,
   tokens: 10,
   tokensPerSec: 100 * s,
+  rowTokens: 80,
+  rowTokensPerSec: 800 * s,
   elapsedMs: s,
   etaMs: 0,
   totalSteps: 3,
@@ -37,6 +39,15 @@ describe('trainSeries', () => {
     expect(t.validation).toEqual([4, null, 2.5, null]);
     expect(t.lr).toEqual([null, 1e-3, 2e-3, 3e-3]);
     expect(t.tokensPerSec).toEqual([null, 100, 200, 300]);
+    expect(t.rowTokensPerSec).toEqual([null, 800, 1600, 2400]);
+  });
+
+  it('draws steps recorded without processed tokens (older checkpoints) as gaps, not zeros', () => {
+    const { rowTokens: _r, rowTokensPerSec: _p, ...old } = step(1, 3);
+    const t = trainSeries([old, step(2, 2)], []);
+    expect(t.x).toEqual([1, 2]);
+    expect(t.rowTokensPerSec).toEqual([null, 1600]);
+    expect(t.tokensPerSec).toEqual([100, 200]);
   });
 
   it('marks early stopping and the restored best step', () => {

@@ -1,6 +1,7 @@
 // The train cell's charts as aligned series: steps on x; training loss, learning rate, gradient norm and
-// tokens/s at every step; validation loss only at evaluation steps (null between, drawn with its points);
-// marks for early stopping and the restored best checkpoint.
+// tokens/s (trained, and processed: every real token of the rows) at every step; validation loss only at
+// evaluation steps (null between, drawn with its points); marks for early stopping and the restored best
+// checkpoint. Steps recorded before processed tokens were (older checkpoints) have null there, not zero.
 
 import type { EvalMetrics, StepMetrics } from '../../train/run-types.ts';
 import type { ChartMarker } from '../state/cell-runs.svelte.ts';
@@ -12,7 +13,10 @@ export interface TrainSeries {
   validation: (number | null)[];
   lr: (number | null)[];
   gradNorm: (number | null)[];
+  /** Trained (loss) tokens per second. */
   tokensPerSec: (number | null)[];
+  /** Processed tokens per second: every real token of the step's rows. */
+  rowTokensPerSec: (number | null)[];
 }
 
 export function trainSeries(steps: readonly StepMetrics[], evals: readonly EvalMetrics[]): TrainSeries {
@@ -29,6 +33,7 @@ export function trainSeries(steps: readonly StepMetrics[], evals: readonly EvalM
     lr: at((s) => s.lr),
     gradNorm: at((s) => s.gradNorm),
     tokensPerSec: at((s) => s.tokensPerSec),
+    rowTokensPerSec: at((s) => s.rowTokensPerSec ?? null),
   };
 }
 
