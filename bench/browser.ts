@@ -3,7 +3,7 @@
 // without a GPU) through playwright-core, and asks the page for each shape's records in turn.
 
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { createServer } from 'vite';
 import { CHROMIUM_PATH, chromiumArgs } from '../e2e/chromium.ts';
 import type { BenchRecord } from './format.ts';
@@ -12,6 +12,22 @@ import { BROWSER_SHAPES } from './shapes.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export async function runBrowserPart(reps: number, log: (message: string) => void): Promise<BenchRecord[]> {
+  return withBenchPage(log, async (page) => {
+    const records: BenchRecord[] = [];
+    for (let i = 0; i < BROWSER_SHAPES.length; i++) {
+      records.push(...(await page.evaluate(([shape, r]) => window.runBench(shape, r), [i, reps] as const)));
+    }
+    return records;
+  });
+}
+
+/** The LoRA figures of bench/lora-matmul.ts in Chromium (`npm run bench -- --lora`). */
+export async function runLoraBrowserPart(reps: number, log: (message: string) => void): Promise<object[]> {
+  return withBenchPage(log, (page) => page.evaluate((r) => window.runLoraBench(r), reps));
+}
+
+/** Serves bench/page, opens it in Chromium with WebGPU and runs `fn` on it once it is ready. */
+async function withBenchPage<T>(log: (message: string) => void, fn: (page: Page) => Promise<T>): Promise<T> {
   const server = await createServer({
     configFile: false,
     root: ROOT,
@@ -36,11 +52,7 @@ export async function runBrowserPart(reps: number, log: (message: string) => voi
     if (!url) throw new Error('vite did not report a local URL');
     await page.goto(`${url}bench/page/index.html`);
     await page.waitForFunction(() => typeof window.runBench === 'function', undefined, { timeout: 60_000 });
-    const records: BenchRecord[] = [];
-    for (let i = 0; i < BROWSER_SHAPES.length; i++) {
-      records.push(...(await page.evaluate(([shape, r]) => window.runBench(shape, r), [i, reps] as const)));
-    }
-    return records;
+    return await fn(page);
   } finally {
     await browser.close();
     await server.close();

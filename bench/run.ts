@@ -7,18 +7,22 @@
 //   --matmul-only                  skip the training, decoding and planner figures
 //   --no-matmul                    only those
 //   --full                         decoding on every model shape (default: the tiny one, 8 tokens)
+//   --lora                         only the LoRA figures (bench/lora-matmul.ts: the tiled vs the skinny
+//                                  matmul on LoRA's rank-r products, and a whole LoRA training step),
+//                                  on Dawn then in Chromium (--node-only / --browser-only for one)
 //   --qlora                        only the QLoRA figures (bench/qlora.ts: fused NF4 / f16-weight matmul
 //                                  vs the f32 matmul, LoRA training over f32 / f16 / NF4 bases)
 // After the matmul figures: training steps (tokens/s, GFLOP/s, kernel shares, peak bytes), the jax-js
 // block peer, KV-cache decoding against the ONNX export on onnxruntime, and the memory planner and NF4
 // quantization figures. Those records keep the same first fields; `verified` is their own check.
 
-import { runBrowserPart } from './browser.ts';
+import { runBrowserPart, runLoraBrowserPart } from './browser.ts';
 import { benchLine, exitStatus, failures, withRatios, type BenchRecord } from './format.ts';
 import { runNodePart } from './node-part.ts';
 import { SHAPES } from './shapes.ts';
 import { acquireDawn } from '../companion/dawn.ts';
 import { runDecodeBench } from './decode.ts';
+import { loraRecords } from './lora-matmul.ts';
 import { planQuantRecords } from './plan-quant.ts';
 import { qloraRecords } from './qlora.ts';
 import { trainBlockRecords } from './train-block.ts';
@@ -26,11 +30,32 @@ import { trainEngineRecords } from './train-engine.ts';
 
 const args = process.argv.slice(2);
 const reps = Number(args.find((a) => a.startsWith('--reps='))?.slice('--reps='.length) ?? 7);
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+if (args.includes('--lora')) {
+  let failed = 0;
+  const print = (records: object[]) => {
+    for (const r of records) {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      if ((r as { verified?: unknown }).verified !== true) failed++;
+    }
+  };
+  if (!args.includes('--browser-only')) {
+    const gpu = await acquireDawn();
+    try {
+      print(await loraRecords(gpu, 'node-dawn', reps, log));
+    } finally {
+      gpu.destroy();
+    }
+  }
+  if (!args.includes('--node-only')) print(await runLoraBrowserPart(reps, log));
+  log(`bench --lora: ${failed} failed`);
+  process.exit(failed > 0 ? 1 : 0);
+}
 const qloraOnly = args.includes('--qlora');
 const matmul = !args.includes('--no-matmul') && !qloraOnly;
 const node = matmul && !args.includes('--browser-only');
 const browser = matmul && !args.includes('--node-only');
-const log = (message: string) => process.stderr.write(`${message}\n`);
 
 const started = performance.now();
 const records: BenchRecord[] = [];

@@ -9,6 +9,7 @@ import type { Gpu } from '../../src/gpu/gpu.ts';
 import type { BenchRecord } from '../format.ts';
 import { interleave } from '../measure.ts';
 import { initJaxWebGpu, jaxPeer } from '../peer-jax.ts';
+import { loraRecords } from '../lora-matmul.ts';
 import { enginePeer } from '../peer-lorabook.ts';
 import { BROWSER_SHAPES } from '../shapes.ts';
 import { ortWasmPeer, ortWebGpuPeer } from './ort-web.ts';
@@ -17,6 +18,8 @@ declare global {
   interface Window {
     /** Measures every browser peer on BROWSER_SHAPES[shape]. */
     runBench: (shape: number, reps: number) => Promise<BenchRecord[]>;
+    /** The LoRA figures of bench/lora-matmul.ts (tiled vs skinny matmul, a LoRA training step). */
+    runLoraBench: (reps: number) => Promise<object[]>;
   }
 }
 
@@ -43,4 +46,9 @@ window.runBench = async (index, reps) => {
     ],
     (message) => console.info(message),
   );
+};
+
+window.runLoraBench = async (reps) => {
+  const g = await (gpu ??= acquireGpu(navigator.gpu, 'browser'));
+  return loraRecords(g, 'chromium-swiftshader', reps, (message) => console.info(message));
 };
