@@ -1,7 +1,9 @@
 // Defaults for new cells, chosen for the model they will train: a tiny built-in model learns with a far
 // larger learning rate than a billion-parameter one (its LoRA updates are small next to its weights and
 // its lessons must finish in minutes), so the train form starts from the model's own defaults and says why.
+// A dataset cell's handling of rows over the token budget follows its shape in the same way.
 
+import { SHAPES, type ShapeName } from '../../data/shapes.ts';
 import { DEFAULT_LORA } from '../../model/lora.ts';
 import type { Cell, CellType, DatasetCellConfig, GenerateCellConfig } from '../../share/notebook.ts';
 import { OPTIMIZER_DEFAULTS, type TrainConfig } from '../../train/run-types.ts';
@@ -12,10 +14,11 @@ export const BUILTIN_MODELS = [
   { id: BUILTIN_MODEL_ID, label: 'lorabook-tiny (0.9 M parameters, Llama layout, ships with the app)' },
 ] as const;
 
-export const BUILTIN_DATASETS = [
-  { id: 'spam-ham', label: 'Spam or ham: SpamAssassin e-mails, labelled (classification)' },
-  { id: 'sotu', label: 'State of the Union passages (plain text, continuation)' },
-] as const;
+/** The built-in datasets and the shape each is read as under 'auto'. */
+export const BUILTIN_DATASETS: readonly { id: string; label: string; shape: ShapeName }[] = [
+  { id: 'spam-ham', label: 'Spam or ham: SpamAssassin e-mails, labelled (classification)', shape: 'classification' },
+  { id: 'sotu', label: 'State of the Union passages (plain text, continuation)', shape: 'text' },
+];
 
 /** What the train form needs to know about the model to pick its defaults. */
 export interface ModelFacts {
@@ -66,11 +69,55 @@ export function trainDefaults(model: ModelFacts): TrainDefaults {
   };
 }
 
+type OverLength = DatasetCellConfig['overLength'];
+
+/** The shapes whose rows have a prompt text that 'truncate-prompt' can shorten (see src/data/tokenize.ts). */
+const PROMPT_SHAPES: ReadonlySet<ShapeName> = new Set(['classification', 'prompt-completion', 'alpaca']);
+
+/** Whether 'truncate-prompt' can shorten rows of `shape`; where it cannot, it drops every row over the budget. */
+export function promptCutApplies(shape: ShapeName): boolean {
+  return PROMPT_SHAPES.has(shape);
+}
+
+/**
+ * The default for rows over the token budget, by shape. 'truncate-prompt' cuts the end of the prompt's free
+ * text and keeps the completion whole: the label after a long e-mail (plain 'truncate' would cut the label
+ * off, leaving nothing to learn), the answer of a prompt/completion or alpaca row. Chat (and ShareGPT) and
+ * plain-text rows have no prompt text it can cut, so it would drop every long row; they keep their first
+ * tokens instead ('truncate'): a passage cut short is still text to learn, a conversation keeps its first
+ * turns (a row left with nothing trained is dropped and counted in the cleaning report).
+ */
+export function overLengthFor(shape: ShapeName): OverLength {
+  return promptCutApplies(shape) ? 'truncate-prompt' : 'truncate';
+}
+
+/** The shape a dataset cell reads: its own, or under 'auto' a built-in dataset's; null until reading tells. */
+export function cellShape(config: DatasetCellConfig): ShapeName | null {
+  if (config.shape !== 'auto')
+    return (SHAPES as readonly string[]).includes(config.shape) ? (config.shape as ShapeName) : null;
+  const src = config.source;
+  return src?.kind === 'builtin' ? (BUILTIN_DATASETS.find((d) => d.id === src.id)?.shape ?? null) : null;
+}
+
+/**
+ * The over-budget setting once the shape or source changed from `before` to `after`: the new shape's default
+ * when the setting was a default (the old shape's, or any shape's while the old shape was unknown); a choice
+ * of the user's stays.
+ */
+export function overLengthAfter(before: DatasetCellConfig, after: DatasetCellConfig): OverLength {
+  const was = cellShape(before);
+  const now = cellShape(after);
+  if (now === null || now === was) return after.overLength;
+  const defaults = was === null ? SHAPES.map(overLengthFor) : [overLengthFor(was)];
+  return defaults.includes(before.overLength) ? overLengthFor(now) : after.overLength;
+}
+
+/** The built-in spam/ham e-mails, classification under 'auto': long e-mails lose their end, never their label. */
 export const DEFAULT_DATASET: DatasetCellConfig = {
   source: { kind: 'builtin', id: 'spam-ham' },
   shape: 'auto',
   maxLength: 128,
-  overLength: 'truncate',
+  overLength: 'truncate-prompt',
   fractions: [0.8, 0.1, 0.1],
   seed: 42,
   limitRows: 400,
