@@ -11,7 +11,7 @@ import { randomArray } from '../reference/compare.ts';
 import { matmulRef, type MatmulProduct } from '../reference/matmul.ts';
 import { expectClose, testGpu } from '../test/gpu.ts';
 import { matmul, matmulTile, type MatmulArgs, type MatmulTile } from './matmul.ts';
-import { skinnyPlan } from './matmul-skinny.ts';
+import { skinnyMatmul, skinnyPlan, type SkinnyPlan } from './matmul-skinny.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -37,6 +37,8 @@ interface Options {
   dtype?: 'f32' | 'f16';
   /** Forces the tiled kernel. */
   tile?: MatmulTile;
+  /** Runs the skinny kernel with this plan instead of matmul()'s choice. */
+  plan?: SkinnyPlan;
   seed?: number;
 }
 
@@ -61,7 +63,8 @@ async function run(c: Case, o: Options = {}) {
   const kernels: string[] = [];
   const record = step.dispatch.bind(step);
   step.dispatch = (d) => (kernels.push(d.kernel.label), record(d));
-  await matmul(step, args, c.product, o.tile);
+  if (o.plan) await skinnyMatmul(step, args, c.product, strideA, strideB, o.plan);
+  else await matmul(step, args, c.product, o.tile);
   await step.submit();
   const got = await gpu.readF32(tc);
   gpu.release(ta, tb, tc, ...(tbias ? [tbias] : []));
@@ -165,6 +168,18 @@ describe('skinny matmul on Dawn', () => {
       expect(tiled.kernel).toMatch(/^matmul_(?!skinny)/);
       expect(Array.from(again.got), label(c)).toEqual(Array.from(skinny.got));
       expect(Array.from(tiled.got), label(c)).toEqual(Array.from(skinny.got));
+    }
+  });
+
+  it('the plan for other adapters (64 invocations a workgroup) gives the same bits', async () => {
+    const [xa, , , , dA] = loraProducts(513, 128, 352, 8);
+    for (const [c, o] of [xa, dA]) {
+      const plan = skinnyPlan(c.product, c.m, c.n, c.k, false)!;
+      expect(plan.wg).toBe(64);
+      const gpuPlan = await run(c, { ...o, plan });
+      const fallback = await run(c, o);
+      check(gpuPlan.got, gpuPlan.ref, c);
+      expect(Array.from(gpuPlan.got), label(c)).toEqual(Array.from(fallback.got));
     }
   });
 

@@ -16,6 +16,8 @@
 // batch strides are multiples of 4, scalar otherwise; tails are zero-filled on load and masked on
 // store. With shader-f16, A and B may be stored as f16 and are widened to f32 on load: accumulation is
 // always f32. No subgroup size is assumed.
+// Skinny shapes (k ≤ 32, n ≤ 32, or m ≤ 32 for 'tn': LoRA's rank-r products) waste most of such a tile;
+// matmul() sends them to src/kernels/matmul-skinny.ts, which sums in the same order (the same bits).
 
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Step } from '../gpu/step.ts';
