@@ -205,6 +205,7 @@ export class RunRegistry {
           spec: model.spec,
           lora: tuned.lora.config,
           adapters: tuned.lora.adapters,
+          saved: tuned.weights,
           baseModel: src.kind === 'hub' ? src.repo : model.info.name,
           revision: model.info.resolvedRevision,
         });

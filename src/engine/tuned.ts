@@ -10,7 +10,10 @@ export interface TunedModel {
   mode: 'lora' | 'full';
   /** LoRA: A [r, in] and B [out, r] by module path, with the config they were trained with. */
   lora: { config: LoraConfig; adapters: Record<string, { a: Float32Array; b: Float32Array }> } | null;
-  /** Full fine-tuning: the trained tensors by Hub name (the rest are the base model's). */
+  /**
+   * The trained tensors by Hub name that replace the base model's: every weight after full fine-tuning,
+   * LoRA's modules_to_save (norms) otherwise.
+   */
   weights: Record<string, Float32Array>;
 }
 
@@ -23,20 +26,24 @@ export async function readTuned(
   if (mode === 'lora') {
     if (!lora) throw new Error('a LoRA run needs its LoRA config');
     const adapters: Record<string, { a: Float32Array; b: Float32Array }> = {};
+    const adapterParams = new Set<string>();
     for (const lin of model.linears()) {
       if (!lin.lora) continue;
       adapters[lin.path] = { a: await gpu.readF32(lin.lora.a.value), b: await gpu.readF32(lin.lora.b.value) };
+      adapterParams.add(lin.lora.a.name).add(lin.lora.b.name);
     }
-    return { mode, lora: { config: lora, adapters }, weights: {} };
+    const saved: Record<string, Float32Array> = {};
+    for (const p of model.trainable) if (!adapterParams.has(p.name)) saved[p.name] = await gpu.readF32(p.value);
+    return { mode, lora: { config: lora, adapters }, weights: saved };
   }
   const weights: Record<string, Float32Array> = {};
   for (const p of model.trainable) weights[p.name] = await gpu.readF32(p.value);
   return { mode, lora: null, weights };
 }
 
-/** The base weights with a full fine-tune's trained tensors in place (read lazily from the base). */
+/** The base weights with the run's trained tensors in place (read lazily from the base). */
 export function withTunedWeights(base: Record<string, Float32Array>, tuned: TunedModel): Record<string, Float32Array> {
-  if (tuned.mode === 'lora') return base;
+  if (Object.keys(tuned.weights).length === 0) return base;
   return new Proxy(base, {
     get: (target, name) =>
       typeof name === 'string' && name in tuned.weights ? tuned.weights[name] : target[name as string],

@@ -6,6 +6,9 @@
 // GPT-2's Conv1D modules keep the same shapes (PEFT reads in/out from the Conv1D's [in, out] weight) and
 // set fan_in_fan_out, which only changes how PEFT writes a merge. 'all-linear' is written as the module
 // names it resolved to, as PEFT does before saving.
+// LoRA's modules_to_save (norm layers trained whole) go in as PEFT writes them after stripping its
+// wrapper's "modules_to_save.default.": base_model.model.<module path>.weight, with the module names in
+// adapter_config.json's modules_to_save.
 // Import reads such a folder, ours or one PEFT trained, into a LoraConfig and adapters by module path
 // (what LlamaGpu/Gpt2Gpu take as initial adapters). It accepts keys with or without PEFT's adapter name
 // (".default") and only safetensors; anything it cannot place exactly is an AdapterImportError naming
@@ -15,7 +18,8 @@ import { AdapterImportError } from '../errors.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { Gpt2Spec } from '../model/gpt2-config.ts';
 import { resolveGpt2Targets } from '../model/gpt2-gpu.ts';
-import { peftKey, resolveLoraTargets, type LoraConfig, type LoraTarget } from '../model/lora.ts';
+import { normModules } from '../model/llama-gpu.ts';
+import { peftKey, resolveLoraTargets, resolveModulesToSave, type LoraConfig, type LoraTarget } from '../model/lora.ts';
 import { SafetensorsReader, writeSafetensors, type TensorToWrite } from '../model/safetensors.ts';
 import { jsonFile, type ExportFile } from './hub-model.ts';
 
@@ -33,12 +37,16 @@ export interface PeftExportInput {
   revision: string | null;
   /** A [r·in] and B [out·r] by module path ('model.layers.0.self_attn.q_proj'), for every target. */
   adapters: AdapterTensors;
+  /** modules_to_save's trained tensors by Hub name ('model.norm.weight'), when the config names some. */
+  saved?: Record<string, Float32Array>;
   dtype?: 'F32' | 'F16' | 'BF16';
 }
 
 export interface ImportedAdapter {
   lora: LoraConfig;
   adapters: Record<string, { a: Float32Array; b: Float32Array }>;
+  /** modules_to_save's tensors by Hub name, replacing the base model's. */
+  saved: Record<string, Float32Array>;
   baseModel: string | null;
   revision: string | null;
 }
@@ -80,7 +88,7 @@ export function peftAdapterConfig(
     lora_dropout: lora.dropout,
     megatron_config: null,
     megatron_core: 'megatron.core',
-    modules_to_save: null,
+    modules_to_save: lora.modulesToSave && lora.modulesToSave.length > 0 ? [...lora.modulesToSave] : null,
     peft_type: 'LORA',
     r: lora.r,
     rank_pattern: {},
@@ -91,6 +99,15 @@ export function peftAdapterConfig(
     use_rslora: lora.useRslora,
   };
   return Object.fromEntries(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The module paths modules_to_save selects on this model (none for GPT-2, which refuses them). */
+function savedModulePaths(spec: ModelSpec | Gpt2Spec, lora: LoraConfig): Set<string> {
+  if (isGpt2(spec)) {
+    if ((lora.modulesToSave ?? []).length > 0) throw new RangeError('modules_to_save is not supported for GPT-2');
+    return new Set();
+  }
+  return resolveModulesToSave(lora, normModules(spec));
 }
 
 /** The adapter folder: adapter_config.json and adapter_model.safetensors. */
@@ -117,6 +134,16 @@ export function exportPeftAdapter(input: PeftExportInput): ExportFile[] {
       { name: peftKey(t.path, 'B'), dtype, shape: [t.out, lora.r], data: Float32Array.from(ab.b) },
     ];
   });
+  const saved = Object.entries(input.saved ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const savedModules = savedModulePaths(spec, lora);
+  const missing = [...savedModules].find((m) => !saved.some(([name]) => name === `${m}.weight`));
+  if (missing) throw new RangeError(`modules_to_save selects ${missing}, but its trained weight was not given`);
+  for (const [name, data] of saved) {
+    if (!savedModules.has(name.replace(/\.weight$/, ''))) {
+      throw new RangeError(`trained tensor ${name} belongs to no module that modules_to_save selects`);
+    }
+    tensors.push({ name: `base_model.model.${name}`, dtype, shape: [data.length], data });
+  }
   return [
     jsonFile(ADAPTER_CONFIG, peftAdapterConfig(spec, lora, input.baseModel, input.revision)),
     { path: ADAPTER_WEIGHTS, bytes: writeSafetensors(tensors, { format: 'pt' }) },
@@ -140,7 +167,6 @@ function refuseUnsupported(c: Json): void {
     ['alpha_pattern', 'per-module alphas'],
     ['layers_to_transform', 'a subset of layers'],
     ['layer_replication', 'layer replication'],
-    ['modules_to_save', 'fully trained extra modules'],
     ['lora_bias', 'trained LoRA biases'],
     ['trainable_token_indices', 'trained token embeddings'],
   ];
@@ -183,6 +209,10 @@ function parseConfig(bytes: Uint8Array): { lora: LoraConfig; baseModel: string |
   const list = Array.isArray(tm) && tm.length > 0 && tm.every((t) => typeof t === 'string');
   if (!list && typeof tm !== 'string') throw configError('target_modules', 'must be a list of names or a string');
   const str = (k: string) => (typeof j[k] === 'string' ? (j[k] as string) : null);
+  const mts = j.modules_to_save ?? null;
+  if (mts !== null && !(Array.isArray(mts) && mts.every((m) => typeof m === 'string'))) {
+    throw configError('modules_to_save', 'must be a list of module names or null');
+  }
   return {
     lora: {
       r,
@@ -191,6 +221,7 @@ function parseConfig(bytes: Uint8Array): { lora: LoraConfig; baseModel: string |
       targetModules: list ? (tm as string[]) : (tm as string),
       useRslora: rslora,
       bias: 'none',
+      ...(mts && mts.length > 0 ? { modulesToSave: mts as string[] } : {}),
     },
     baseModel: str('base_model_name_or_path'),
     revision: str('revision'),
@@ -266,6 +297,22 @@ export function importPeftAdapter(
     for (const which of ['A', 'B'] as const) for (const k of keyVariants(t.path, which)) if (st.has(k)) used.add(k);
     adapters[t.path] = { a, b };
   }
+  const saved: Record<string, Float32Array> = {};
+  let savedModules: Set<string>;
+  try {
+    savedModules = savedModulePaths(spec, parsed.lora);
+  } catch (e) {
+    throw configError('modules_to_save', `does not fit this model: ${(e as Error).message}`);
+  }
+  for (const m of savedModules) {
+    const key = [`base_model.model.${m}.weight`, `base_model.model.${m}.modules_to_save.default.weight`].find((k) =>
+      st.has(k),
+    );
+    const main = `base_model.model.${m}.weight`;
+    if (!key) throw new AdapterImportError(`${ADAPTER_WEIGHTS} has no ${main}`, ADAPTER_WEIGHTS, 'missing-key', main);
+    used.add(key);
+    saved[`${m}.weight`] = st.tensorF32(key);
+  }
   const extra = st.names().find((n) => !used.has(n));
   if (extra) {
     throw new AdapterImportError(
@@ -275,5 +322,5 @@ export function importPeftAdapter(
       extra,
     );
   }
-  return { lora: parsed.lora, adapters, baseModel: parsed.baseModel, revision: parsed.revision };
+  return { lora: parsed.lora, adapters, saved, baseModel: parsed.baseModel, revision: parsed.revision };
 }

@@ -30,6 +30,9 @@ export function transposeMatrix(a: ArrayLike<number>, rows: number, cols: number
 
 /** PEFT's module matching for GPT-2 ('all-linear' means every Conv1D of the blocks). */
 export function resolveGpt2Targets(spec: Gpt2Spec, cfg: LoraConfig): LoraTarget[] {
+  if ((cfg.modulesToSave ?? []).length > 0) {
+    throw new RangeError('LoRA modules_to_save is not supported for GPT-2 models yet: leave it empty');
+  }
   const out: LoraTarget[] = [];
   const t = cfg.targetModules;
   for (let layer = 0; layer < spec.numLayers; layer++) {

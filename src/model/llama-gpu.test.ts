@@ -124,7 +124,10 @@ describe('Llama-family engine vs the CPU reference model on Dawn', () => {
     const spec = tinySpec('llama-tied');
     const weights = randomWeights(spec, 3);
     const adapters = randomAdapters(spec);
-    const sparse: TokenBatch = { ...batch, labels: batch.labels.map((l, i) => (i === 5 || i === 12 ? l : -100)) };
+    const sparse: TokenBatch = {
+      ...batch,
+      labels: Array.from(batch.labels, (l, i) => (i === 5 || i === 12 ? l : -100)),
+    };
     const refLora: ReferenceLora = {
       scaling: loraScaling(loraCfg),
       modules: Object.fromEntries(Object.entries(adapters).map(([k, v]) => [k, { ...v, r: loraCfg.r }])),

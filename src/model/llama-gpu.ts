@@ -24,7 +24,14 @@ import { releaseFrozen } from '../kernels/nf4-matmul.ts';
 import { checkBaseType, uploadFrozenBase, weightToF32, type BaseType, type WeightSource } from './base-weights.ts';
 import { inverseFrequencies, type ModelSpec } from './config.ts';
 import { denseWeight, foldLora, Linear, releaseCache, type LinearCache, type Param } from './linear.ts';
-import { initLoraA, layerLinears, loraScaling, resolveLoraTargets, type LoraConfig } from './lora.ts';
+import {
+  initLoraA,
+  layerLinears,
+  loraScaling,
+  resolveLoraTargets,
+  resolveModulesToSave,
+  type LoraConfig,
+} from './lora.ts';
 import type { CausalLmModel, MicroStepOptions } from './causal-lm.ts';
 
 export type TrainMode = 'lora' | 'full';
@@ -127,12 +134,15 @@ export class LlamaGpu implements CausalLmModel {
   ) {
     const full = options.mode === 'full';
     const baseType = options.base ?? 'f32';
+    // LoRA's modules_to_save: norms trained whole beside the adapters.
+    const saved = options.mode === 'lora' ? resolveModulesToSave(options.lora!, normModules(spec)) : new Set<string>();
     const param = (name: string, shape: number[]): Param => {
       const data = weights[name];
       if (!data) throw new Error(`missing weight ${name}`);
       const value = gpu.upload(weightToF32(data), shape, 'f32', name);
-      const p: Param = { name, value, grad: full ? gpu.empty(shape, 'f32', `grad ${name}`) : null };
-      if (full) this.trainable.push(p);
+      const train = full || saved.has(name.replace(/\.weight$/, ''));
+      const p: Param = { name, value, grad: train ? gpu.empty(shape, 'f32', `grad ${name}`) : null };
+      if (train) this.trainable.push(p);
       return p;
     };
     const d = spec.hiddenSize;
@@ -720,4 +730,16 @@ export class LlamaGpu implements CausalLmModel {
     }
     this.gpu.release(...ts);
   }
+}
+
+/** Every RMSNorm module of a Llama-family model, by path (what modules_to_save may name). */
+export function normModules(spec: ModelSpec): string[] {
+  const out: string[] = [];
+  for (let l = 0; l < spec.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    out.push(`${p}.input_layernorm`, `${p}.post_attention_layernorm`);
+    if (spec.qkNorm) out.push(`${p}.self_attn.q_norm`, `${p}.self_attn.k_norm`);
+  }
+  out.push('model.norm');
+  return out;
 }

@@ -1,5 +1,6 @@
 // LoRA gradients with dropout on, against central finite differences of the engine's own loss (the
-// dropout masks are fixed by the seed and micro-step, so the loss is a smooth function of A and B).
+// dropout masks are fixed by the seed and micro-step, so the loss is a smooth function of A and B), and
+// the gradients of norms trained beside the adapters (modules_to_save).
 // Why: the reference model has no dropout, so the gradient tests elsewhere run with dropout 0; this checks
 // the masked path of Linear.backward (dA through the recomputed mask, dx through the mask and 1/(1-p)).
 
@@ -30,7 +31,14 @@ describe('LoRA with dropout on Dawn', () => {
   it('dA and dB match central finite differences of the loss under the same dropout masks', async () => {
     const spec = tinySpec('llama');
     const weights = randomWeights(spec, 21);
-    const lora = { ...DEFAULT_LORA, r: 2, alpha: 4, dropout: 0.3, targetModules: 'all-linear' as const };
+    const lora = {
+      ...DEFAULT_LORA,
+      r: 2,
+      alpha: 4,
+      dropout: 0.3,
+      targetModules: 'all-linear' as const,
+      modulesToSave: ['norm', 'layers.1.input_layernorm'],
+    };
     const adapters: Record<string, { a: Float32Array; b: Float32Array }> = {};
     let seed = 70;
     for (let l = 0; l < spec.numLayers; l++) {
@@ -59,10 +67,13 @@ describe('LoRA with dropout on Dawn', () => {
       return (await gpu.readF32(loss))[0];
     };
     await run(true);
-    const params = model.trainable.filter((p) =>
-      /layers\.0\.(self_attn\.v_proj|mlp\.down_proj)\.lora_[AB]/.test(p.name),
+    // modules_to_save: the final norm and one layer norm are trained whole, the other norms stay frozen
+    const norms = model.trainable.filter((p) => p.name.includes('norm')).map((p) => p.name);
+    expect(norms.sort()).toEqual(['model.layers.1.input_layernorm.weight', 'model.norm.weight']);
+    const params = model.trainable.filter(
+      (p) => /layers\.0\.(self_attn\.v_proj|mlp\.down_proj)\.lora_[AB]/.test(p.name) || p.name.includes('norm'),
     );
-    expect(params.length).toBe(4);
+    expect(params.length).toBe(6);
     const eps = 1e-2;
     for (const p of params) {
       const grad = await gpu.readF32(p.grad!);

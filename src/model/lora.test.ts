@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tinySpec } from '../test/tiny-models.ts';
-import { DEFAULT_LORA, initLoraA, loraScaling, peftKey, resolveLoraTargets } from './lora.ts';
+import { DEFAULT_LORA, initLoraA, loraScaling, peftKey, resolveLoraTargets, resolveModulesToSave } from './lora.ts';
 
 const spec = tinySpec('llama'); // 2 layers
 
@@ -38,6 +38,17 @@ describe('LoRA targets (PEFT semantics)', () => {
     expect(Array.from(initLoraA(target, 0, 8, 42))).toEqual(Array.from(a));
     expect(Array.from(initLoraA(target, 1, 8, 42))).not.toEqual(Array.from(a));
   });
+  it('modules_to_save picks norm modules by name or suffix; anything else is refused', () => {
+    const norms = ['model.layers.0.input_layernorm', 'model.layers.0.post_attention_layernorm', 'model.norm'];
+    expect([...resolveModulesToSave({ modulesToSave: ['norm'] }, norms)]).toEqual(['model.norm']);
+    expect([...resolveModulesToSave({ modulesToSave: ['input_layernorm', 'model.norm'] }, norms)]).toEqual([
+      'model.layers.0.input_layernorm',
+      'model.norm',
+    ]);
+    expect(resolveModulesToSave({}, norms).size).toBe(0);
+    expect(() => resolveModulesToSave({ modulesToSave: ['lm_head'] }, norms)).toThrow(/"lm_head" matches no norm/);
+  });
+
   it('PEFT keys', () => {
     expect(peftKey('model.layers.0.self_attn.q_proj', 'A')).toBe(
       'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight',

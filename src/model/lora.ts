@@ -5,6 +5,10 @@
 //   linear layer of the decoder; lm_head excluded).
 //   scaling = lora_alpha / r, or lora_alpha / √r with use_rslora.
 //   A [r, in] ~ kaiming_uniform(a = √5) = U(−1/√in, 1/√in);  B [out, r] = 0.
+//   modules_to_save: modules trained whole beside the adapters and saved with them. Here: the RMSNorm
+//   layers (a name matches when it equals the module path or ends with ".<name>": 'norm' is the final
+//   norm). Why: a small model's label tokens can have small output embeddings, and with the final norm's
+//   gain frozen the logits cannot grow enough to make them likely; 128 trained numbers lift that ceiling.
 // A's random numbers come from Philox (seed, module index), so an adapter is reproducible anywhere.
 
 import { philox4x32, uniform01 } from '../reference/random.ts';
@@ -17,6 +21,8 @@ export interface LoraConfig {
   targetModules: readonly string[] | string;
   useRslora: boolean;
   bias: 'none';
+  /** PEFT's modules_to_save: norm modules trained whole beside the adapters (absent = none). */
+  modulesToSave?: readonly string[];
 }
 
 export const DEFAULT_LORA: LoraConfig = {
@@ -79,6 +85,25 @@ export function resolveLoraTargets(spec: ModelSpec, cfg: LoraConfig): LoraTarget
   }
   if (out.length === 0) {
     throw new RangeError(`LoRA target_modules ${JSON.stringify(cfg.targetModules)} match no module of this model`);
+  }
+  return out;
+}
+
+/**
+ * The norm modules (paths such as 'model.norm', 'model.layers.0.input_layernorm') that modules_to_save
+ * selects among `norms`. Throws for a name that matches none of them (embeddings and lm_head cannot be
+ * saved modules here).
+ */
+export function resolveModulesToSave(cfg: Pick<LoraConfig, 'modulesToSave'>, norms: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const name of cfg.modulesToSave ?? []) {
+    const hit = norms.filter((path) => path === name || path.endsWith(`.${name}`));
+    if (hit.length === 0) {
+      throw new RangeError(
+        `LoRA modules_to_save "${name}" matches no norm module of this model (only norm layers can be trained beside the adapters, e.g. "norm" for the final norm)`,
+      );
+    }
+    for (const path of hit) out.add(path);
   }
   return out;
 }

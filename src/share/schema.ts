@@ -113,6 +113,9 @@ export const LoraConfigSchema = v.strictObject({
   ]),
   useRslora: v.boolean(),
   bias: v.literal('none'),
+  modulesToSave: v.optional(
+    v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(LIMITS.targetModules)),
+  ),
 });
 
 export const TrainConfigSchema = v.strictObject({
