@@ -51,6 +51,8 @@ for (const cell of lesson.cells) {
   if (overrides.has('cell') && overrides.get('cell') !== cell.id) continue;
   const config = overridden<TrainConfig>(cell.config, '');
   if (config.lora) config.lora = overridden(config.lora, 'lora.');
+  const save = overrides.get('lora.modulesToSave');
+  if (config.lora && save !== undefined) config.lora.modulesToSave = save ? save.split(',') : [];
   const started = performance.now();
   let trainTokens = 0;
   const evals: EvalMetrics[] = [];

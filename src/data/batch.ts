@@ -49,6 +49,8 @@ export function assembleBatch(rows: readonly (readonly TokenizedExample[])[], sh
   const positions = new Uint32Array(n);
   const segments = new Uint32Array(n);
   rows.forEach((row, r) => {
+    // Segment ids at or above 2^16 are attention branches (kernels/attention.ts), never packed examples.
+    if (row.length >= 65536) throw new RangeError(`row ${r} packs ${row.length} examples; at most 65535 fit`);
     let t = r * seq;
     row.forEach((ex, k) => {
       const len = ex.ids.length;

@@ -8,7 +8,7 @@ import { loadTokenizer } from '../data/engine-api.ts';
 import type { TextTokenizer } from '../data/tokenizer.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { exportPeftAdapter } from '../export/peft-adapter.ts';
-import { LlamaGpu } from '../model/llama-gpu.ts';
+import { LlamaGpu, ropeTablePositions } from '../model/llama-gpu.ts';
 import { Trainer, type ModelFactoryOptions } from '../train/trainer.ts';
 import { ResumeMismatch } from '../errors.ts';
 import type {
@@ -127,7 +127,7 @@ export class RunRegistry {
       store: this.store,
       padId: tok.padId ?? tok.eosId ?? 0,
       baseParameters: model.info.parameters,
-      maxPositions: model.spec.maxPositionEmbeddings,
+      maxPositions: ropeTablePositions(model.spec),
       onEvent: (e: Parameters<NonNullable<RunEventSink>>[0]) => {
         if (e.type === 'run-state') run.state = e.state;
         if (e.type === 'train-step') run.history.steps.push(e.metrics);

@@ -229,7 +229,7 @@ describe('PEFT adapter import', () => {
 
   it("modules_to_save: the final norm round-trips under PEFT's key, and is required", () => {
     const spec = tinySpec();
-    const lora: LoraConfig = { ...DEFAULT_LORA, r: 2, targetModules: ['q_proj'], modulesToSave: ['norm'] };
+    const lora: LoraConfig = { ...DEFAULT_LORA, r: 2, targetModules: ['q_proj'], modulesToSave: ['model.norm'] };
     const adapters = randomAdapters(spec, lora, 4);
     const norm = Float32Array.from({ length: spec.hiddenSize }, (_, i) => 1 + i / 1000);
     const files = exportPeftAdapter({
@@ -240,9 +240,9 @@ describe('PEFT adapter import', () => {
       adapters,
       saved: { 'model.norm.weight': norm },
     });
-    expect(json(fileOf(files, ADAPTER_CONFIG)).modules_to_save).toEqual(['norm']);
+    expect(json(fileOf(files, ADAPTER_CONFIG)).modules_to_save).toEqual(['model.norm']);
     const got = importPeftAdapter(spec, Object.fromEntries(files.map((f) => [f.path, f.bytes])));
-    expect(got.lora.modulesToSave).toEqual(['norm']);
+    expect(got.lora.modulesToSave).toEqual(['model.norm']);
     expect(Array.from(got.saved['model.norm.weight'])).toEqual(Array.from(norm));
     expect(() => exportPeftAdapter({ spec, lora, baseModel: 'x', revision: null, adapters })).toThrow(
       /modules_to_save selects model.norm, but its trained weight was not given/,

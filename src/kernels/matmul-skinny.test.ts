@@ -183,6 +183,18 @@ describe('skinny matmul on Dawn', () => {
     }
   });
 
+  it('an empty product (m = 0) records nothing and does not fail', async () => {
+    const a = gpu.upload(new Float32Array(4), [4], 'f32', 'a');
+    const b = gpu.upload(new Float32Array(32), [32], 'f32', 'b');
+    const c = gpu.upload(new Float32Array(4).fill(7), [4], 'f32', 'c');
+    const step = gpu.step('empty');
+    await matmul(step, { a, b, c, m: 0, n: 8, k: 4 }, 'nt');
+    expect(step.dispatchCount).toBe(0);
+    await step.submit();
+    expect(Array.from(await gpu.readF32(c))).toEqual([7, 7, 7, 7]);
+    gpu.release(a, b, c);
+  });
+
   it('routes only skinny shapes to the skinny kernel', () => {
     for (const fallback of [true, false]) {
       expect(skinnyPlan('nt', 512, 128, 128, fallback)).toBeNull();

@@ -247,6 +247,7 @@ export async function skinnyMatmul(
   const cfg = skinnyConfig(product, args, strideA, strideB, plan);
   const colBlocks = Math.ceil(n / plan.tc);
   const blocks = Math.ceil(m / plan.tr) * colBlocks;
+  if (blocks === 0 || batch === 0) return; // an empty C: nothing to write (and no 0-sized grid)
   const maxPerDim = step.gpu.caps.limits.maxComputeWorkgroupsPerDimension;
   const groups = Math.ceil(blocks / plan.wg);
   const gridX = Math.min(groups, maxPerDim);

@@ -204,7 +204,7 @@ export class LlamaGpu implements CausalLmModel {
     }
     this.finalNorm = param('model.norm.weight', [d]);
     this.lmHead = spec.tieWordEmbeddings ? this.embed : param('lm_head.weight', [spec.vocabSize, d]);
-    const maxPositions = options.maxPositions ?? Math.min(spec.maxPositionEmbeddings, 8192);
+    const maxPositions = options.maxPositions ?? ropeTablePositions(spec);
     this.ropeTable = uploadRopeTable(gpu, Float32Array.from(inverseFrequencies(spec)), maxPositions);
   }
 
@@ -742,4 +742,9 @@ export function normModules(spec: ModelSpec): string[] {
   }
   out.push('model.norm');
   return out;
+}
+
+/** Positions the RoPE table holds by default (RoPE clamps past it): the model's limit, at most 8192. */
+export function ropeTablePositions(spec: ModelSpec): number {
+  return Math.min(spec.maxPositionEmbeddings, 8192);
 }

@@ -37,7 +37,7 @@ describe('LoRA with dropout on Dawn', () => {
       alpha: 4,
       dropout: 0.3,
       targetModules: 'all-linear' as const,
-      modulesToSave: ['norm', 'layers.1.input_layernorm'],
+      modulesToSave: ['model.norm', 'layers.1.input_layernorm'],
     };
     const adapters: Record<string, { a: Float32Array; b: Float32Array }> = {};
     let seed = 70;

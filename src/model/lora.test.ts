@@ -38,9 +38,10 @@ describe('LoRA targets (PEFT semantics)', () => {
     expect(Array.from(initLoraA(target, 0, 8, 42))).toEqual(Array.from(a));
     expect(Array.from(initLoraA(target, 1, 8, 42))).not.toEqual(Array.from(a));
   });
-  it('modules_to_save picks norm modules by name or suffix; anything else is refused', () => {
+  it("modules_to_save picks norm modules by path suffix, as PEFT's endswith does; anything else is refused", () => {
     const norms = ['model.layers.0.input_layernorm', 'model.layers.0.post_attention_layernorm', 'model.norm'];
-    expect([...resolveModulesToSave({ modulesToSave: ['norm'] }, norms)]).toEqual(['model.norm']);
+    expect([...resolveModulesToSave({ modulesToSave: ['model.norm'] }, norms)]).toEqual(['model.norm']);
+    expect([...resolveModulesToSave({ modulesToSave: ['norm'] }, norms)]).toEqual(norms);
     expect([...resolveModulesToSave({ modulesToSave: ['input_layernorm', 'model.norm'] }, norms)]).toEqual([
       'model.layers.0.input_layernorm',
       'model.norm',

@@ -6,8 +6,8 @@
 //   scaling = lora_alpha / r, or lora_alpha / √r with use_rslora.
 //   A [r, in] ~ kaiming_uniform(a = √5) = U(−1/√in, 1/√in);  B [out, r] = 0.
 //   modules_to_save: modules trained whole beside the adapters and saved with them. Here: the RMSNorm
-//   layers (a name matches when it equals the module path or ends with ".<name>": 'norm' is the final
-//   norm). Why: a small model's label tokens can have small output embeddings, and with the final norm's
+//   layers, matched as PEFT matches them: a module is selected when its path ends with the name (no dot
+//   needed, so 'norm' selects every norm and 'model.norm' only the final one). Why: a small model's label tokens can have small output embeddings, and with the final norm's
 //   gain frozen the logits cannot grow enough to make them likely; 128 trained numbers lift that ceiling.
 // A's random numbers come from Philox (seed, module index), so an adapter is reproducible anywhere.
 
@@ -21,7 +21,7 @@ export interface LoraConfig {
   targetModules: readonly string[] | string;
   useRslora: boolean;
   bias: 'none';
-  /** PEFT's modules_to_save: norm modules trained whole beside the adapters (absent = none). */
+  /** PEFT's modules_to_save: norm modules trained whole beside the adapters, by path suffix (absent = none). */
   modulesToSave?: readonly string[];
 }
 
@@ -97,10 +97,10 @@ export function resolveLoraTargets(spec: ModelSpec, cfg: LoraConfig): LoraTarget
 export function resolveModulesToSave(cfg: Pick<LoraConfig, 'modulesToSave'>, norms: readonly string[]): Set<string> {
   const out = new Set<string>();
   for (const name of cfg.modulesToSave ?? []) {
-    const hit = norms.filter((path) => path === name || path.endsWith(`.${name}`));
+    const hit = norms.filter((path) => path.endsWith(name));
     if (hit.length === 0) {
       throw new RangeError(
-        `LoRA modules_to_save "${name}" matches no norm module of this model (only norm layers can be trained beside the adapters, e.g. "norm" for the final norm)`,
+        `LoRA modules_to_save "${name}" matches no norm module of this model (only norm layers can be trained beside the adapters, e.g. "model.norm" for the final norm)`,
       );
     }
     for (const path of hit) out.add(path);

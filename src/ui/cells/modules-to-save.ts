@@ -1,12 +1,12 @@
-// The train form's modules_to_save control, as plain functions: a checkbox for the final norm ('norm')
+// The train form's modules_to_save control, as plain functions: a checkbox for the final norm ('model.norm')
 // and a text field for other norm layers. Why a separate file: the rule "an empty list leaves no
 // modulesToSave key at all" must hold, so a config saved or shared before the control existed and one
 // where the user switched it off again compare, hash and serialize the same.
 
 import type { LoraConfig } from '../../model/lora.ts';
 
-/** The name that selects the final norm (model.norm) and no other module. */
-export const FINAL_NORM = 'norm';
+/** The name that selects the final norm and no other module (PEFT matches by path suffix: 'norm' is every norm). */
+export const FINAL_NORM = 'model.norm';
 
 /** The saved-module names typed into the form: split on commas and spaces, blanks and repeats dropped. */
 export function parseModuleNames(text: string): string[] {

@@ -1,5 +1,5 @@
 // The train form's modules_to_save control in real Chromium: ticking "Also train the final norm" puts
-// 'norm' in the cell's LoRA config, the text field adds other norm layers, and clearing both removes the
+// 'model.norm' in the cell's LoRA config, the text field adds other norm layers, and clearing both removes the
 // key (a config from before the control existed stays byte for byte what it was, and still passes the
 // share-link schema). A lesson's hidden config or hidden LoRA controls hide it too.
 
@@ -81,13 +81,13 @@ describe('the train form: modules_to_save', () => {
     expect(root.querySelector('[data-testid="modules-to-save"]')!.textContent).toContain('final norm');
   });
 
-  it('the checkbox sets and clears modulesToSave: ["norm"], leaving the config as it was', () => {
+  it('the checkbox sets and clears modulesToSave: ["model.norm"], leaving the config as it was', () => {
     const { doc, root } = open();
     const before = JSON.stringify(saved(doc));
     const box = root.querySelector<HTMLInputElement>('[data-testid="save-final-norm"]')!;
 
     change(box, () => (box.checked = true));
-    expect(saved(doc).modulesToSave).toEqual(['norm']);
+    expect(saved(doc).modulesToSave).toEqual(['model.norm']);
     expect(() => v.parse(TrainConfigSchema, (doc.toNotebook().cells[0] as TrainCellData).config)).not.toThrow();
 
     change(box, () => (box.checked = false));
@@ -105,20 +105,20 @@ describe('the train form: modules_to_save', () => {
     expect(box.checked).toBe(false);
 
     change(box, () => (box.checked = true));
-    expect(saved(doc).modulesToSave).toEqual(['norm', 'input_layernorm', 'post_attention_layernorm']);
+    expect(saved(doc).modulesToSave).toEqual(['model.norm', 'input_layernorm', 'post_attention_layernorm']);
     expect(text.value).toBe('input_layernorm, post_attention_layernorm');
 
     change(text, () => (text.value = ''));
-    expect(saved(doc).modulesToSave).toEqual(['norm']);
+    expect(saved(doc).modulesToSave).toEqual(['model.norm']);
     change(box, () => (box.checked = false));
     expect('modulesToSave' in saved(doc)).toBe(false);
   });
 
-  it('typing "norm" in the text field ticks the checkbox', () => {
+  it('typing "model.norm" in the text field ticks the checkbox', () => {
     const { doc, root } = open();
     const text = root.querySelector<HTMLInputElement>('[data-testid="other-saved-modules"]')!;
-    change(text, () => (text.value = 'norm'));
-    expect(saved(doc).modulesToSave).toEqual(['norm']);
+    change(text, () => (text.value = 'model.norm'));
+    expect(saved(doc).modulesToSave).toEqual(['model.norm']);
     expect(root.querySelector<HTMLInputElement>('[data-testid="save-final-norm"]')!.checked).toBe(true);
     expect(text.value).toBe('');
   });
