@@ -12,14 +12,14 @@ import { encodeNotebookFragment } from '../src/share/link.ts';
 import { LESSONS } from '../src/share/lessons/index.ts';
 import { expect, test } from './fixtures.ts';
 
-// On a CPU WebGPU (SwiftShader: 20-50 s a step on the shared machine, and minutes for the lesson's test
-// evaluation) the lesson as written runs for over half an hour, so by default the run is cut through the
-// unlocked form to 120 rows and 4 steps: the flow and every check stay the same except "beats the
-// baseline", which needs the whole lesson. LORABOOK_E2E_FULL=1 runs the lesson as written.
-const FULL = process.env.LORABOOK_E2E_FULL === '1';
+// Lesson 1 runs as written: sized for a CPU WebGPU, it trains 120 steps of 4 e-mails and evaluates in
+// about 8 minutes on SwiftShader on the shared 2-core machine. LORABOOK_E2E_QUICK=1 cuts it (through the
+// unlocked form) to 120 rows and 4 steps for quick iterations: every check stays except "beats the baseline".
+// The share link's re-run is checked on its first steps (a whole second run would double the time).
+const QUICK = process.env.LORABOOK_E2E_QUICK === '1';
 const SHORT_STEPS = 4;
 const SHORT_ROWS = 120;
-test.setTimeout(FULL ? 3_600_000 : 900_000);
+test.setTimeout(QUICK ? 900_000 : 1_800_000);
 
 const lesson = LESSONS[0];
 
@@ -42,14 +42,15 @@ test('lesson 1 trains, evaluates, compares, exports and shares', async ({ page, 
   await expect(page.getByTestId('device-chip').locator('.dot.ok')).toBeVisible({ timeout: 60_000 });
   await shot(page, info, '1-lesson-open');
 
-  if (!FULL) {
-    await page.getByTestId('unlock').click();
+  // Unlocked (so the shared copy's title is editable below); the settings stay as written unless QUICK.
+  await page.getByTestId('unlock').click();
+  if (QUICK) {
     await page.locator('[data-cell="dataset"]').getByLabel('Use at most').fill(String(SHORT_ROWS));
     const train = page.locator('[data-cell="train"]');
     await train.getByLabel('Steps (0 = by epochs)').fill(String(SHORT_STEPS));
     await train.getByLabel('Evaluate every (steps)').fill(String(SHORT_STEPS / 2));
-    await expect(page.getByTestId('save-state')).toHaveText('Saved');
   }
+  await expect(page.getByTestId('save-state')).toHaveText('Saved');
 
   // Run all: the model and data load, the loss chart fills.
   await page.getByTestId('run-all').click();
@@ -64,7 +65,7 @@ test('lesson 1 trains, evaluates, compares, exports and shares', async ({ page, 
 
   // Evaluation after the run: validation loss fell, test accuracy above the majority baseline.
   const evalTable = page.getByTestId('eval-table');
-  await expect(evalTable).toBeVisible({ timeout: 600_000 });
+  await expect(evalTable).toBeVisible({ timeout: 1_500_000 });
   const losses = JSON.parse(
     (await page.getByTestId('validation-losses').getAttribute('data-losses')) ?? '[]',
   ) as number[];
@@ -74,7 +75,7 @@ test('lesson 1 trains, evaluates, compares, exports and shares', async ({ page, 
   const baseline = percent(await evalTable.locator('[data-metric="baseline"] td').nth(1).textContent());
   expect(tuned).toBeGreaterThan(0);
   expect(baseline).toBeGreaterThan(50);
-  if (FULL) expect(tuned).toBeGreaterThan(baseline);
+  if (!QUICK) expect(tuned).toBeGreaterThan(baseline);
   await expect(chart.locator('canvas')).toHaveCount(1);
   await page.locator('[data-cell="train"]').scrollIntoViewIfNeeded();
   await shot(page, info, '3-trained');
@@ -133,15 +134,14 @@ test('lesson 1 trains, evaluates, compares, exports and shares', async ({ page, 
     .locator('[data-cell="train"]')
     .getByRole('button', { name: /^Run cell/ })
     .click();
-  // Every recorded loss so far must match exactly; two steps are enough to show it (all of them with FULL).
+  // Every recorded loss so far must match exactly; two steps are enough to show it.
   const repro = other.getByTestId('reproduction');
   const checked = async () => {
     const kind = await repro.getAttribute('data-kind');
     expect(kind, (await repro.textContent()) ?? '').not.toBe('diverged');
     return kind === 'bitwise' ? Infinity : Number(/(\d+) of/.exec((await repro.textContent()) ?? '')?.[1] ?? 0);
   };
-  if (FULL) await expect(repro).toHaveAttribute('data-kind', 'bitwise', { timeout: 1_800_000 });
-  else await expect.poll(checked, { timeout: 300_000, intervals: [2000] }).toBeGreaterThanOrEqual(2);
+  await expect.poll(checked, { timeout: 300_000, intervals: [2000] }).toBeGreaterThanOrEqual(2);
   await other.locator('[data-cell="train"]').scrollIntoViewIfNeeded();
   await shot(other, info, '8-reproduced');
   const stop = other.locator('[data-cell="train"]').getByRole('button', { name: 'Stop' });
