@@ -155,37 +155,43 @@ export async function loadFromSource(source: ModelSource, o: LoadOptions = {}): 
   }
 
   const writer = cache ? await cache.begin(source.repo, source.sha, source.revision, key) : null;
-  if (writer) for (const [path, bytes] of files) await writer.putFile(path, bytes);
   const tensors = new Map<string, ConvertedTensor>();
-  const expected = expectedTensorNames(spec).length;
-  for (const shard of shards) {
-    const conv = new SafetensorsStreamConverter(
-      shard,
-      source.files.get(shard)?.size ?? null,
-      { storage, doubleQuant: o.doubleQuant },
-      async (t) => {
-        checkSignal();
-        tensors.set(t.name, t);
-        emit({ type: 'tensor', name: t.name, storage: t.storage, done: tensors.size, total: expected });
-        if (writer) await writer.putTensor(t);
-      },
-    );
-    await source.read(
-      shard,
-      (c) => {
-        checkSignal();
-        return conv.push(c);
-      },
-      (p) => emit({ type: 'download', ...p }),
-    );
-    await conv.end();
-  }
-  checkTensors(spec, tensors, source.repo);
-  checkSignal(); // the manifest is committed last: a cancelled load leaves no cache entry that loads
-  if (writer && cache) {
-    const m = await writer.commit();
-    if (source.revision !== source.sha) await cache.setRef(source.repo, source.revision, source.sha);
-    emit({ type: 'cache', status: 'stored', detail: `${m.key} (${m.totalBytes} bytes)` });
+  try {
+    if (writer) for (const [path, bytes] of files) await writer.putFile(path, bytes);
+    const expected = expectedTensorNames(spec).length;
+    for (const shard of shards) {
+      const conv = new SafetensorsStreamConverter(
+        shard,
+        source.files.get(shard)?.size ?? null,
+        { storage, doubleQuant: o.doubleQuant },
+        async (t) => {
+          checkSignal();
+          tensors.set(t.name, t);
+          emit({ type: 'tensor', name: t.name, storage: t.storage, done: tensors.size, total: expected });
+          if (writer) await writer.putTensor(t);
+        },
+      );
+      await source.read(
+        shard,
+        (c) => {
+          checkSignal();
+          return conv.push(c);
+        },
+        (p) => emit({ type: 'download', ...p }),
+      );
+      await conv.end();
+    }
+    checkTensors(spec, tensors, source.repo);
+    checkSignal(); // the manifest is committed last: a cancelled load leaves no cache entry that loads
+    if (writer && cache) {
+      const m = await writer.commit();
+      if (source.revision !== source.sha) await cache.setRef(source.repo, source.revision, source.sha);
+      emit({ type: 'cache', status: 'stored', detail: `${m.key} (${m.totalBytes} bytes)` });
+    }
+  } catch (e) {
+    // A failed or cancelled load leaves no half-written entry taking storage (best effort: the error wins).
+    if (writer && cache) await cache.delete(writer.key).catch(() => {});
+    throw e;
   }
   return { ...base, config, spec, files, tensors, fromCache: false };
 }

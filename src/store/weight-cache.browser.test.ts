@@ -75,4 +75,27 @@ describe('weight cache in Chromium', () => {
     const tok = JSON.parse(new TextDecoder().decode(again.files.get('tokenizer.json')));
     expect(tok.model.type).toBe('WordLevel');
   });
+
+  it('a load cancelled mid-way leaves no half-written entry behind', async () => {
+    const hub = new HubLayout([tinyRepo('test-org/tiny-llama', tinyModel(8))]);
+    const cache = await WeightCache.open(DB);
+    const controller = new AbortController();
+    let tensors = 0;
+    await expect(
+      loadFromHub('test-org/tiny-llama', {
+        endpoint: 'https://hub.test',
+        fetch: hub.fetch('https://hub.test'),
+        cache,
+        storage: 'nf4',
+        backoffMs: 1,
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === 'tensor' && ++tensors === 2) controller.abort();
+        },
+      }),
+    ).rejects.toThrow();
+    expect(tensors).toBeGreaterThanOrEqual(2);
+    expect(await cache.list()).toHaveLength(0);
+    expect(await cache.sweep()).toEqual([]); // no orphaned pieces were left to sweep
+  });
 });
