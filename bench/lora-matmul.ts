@@ -14,10 +14,11 @@ import type { Step } from '../src/gpu/step.ts';
 import { matmul, matmulRouting, matmulTile, type MatmulArgs } from '../src/kernels/matmul.ts';
 import { skinnyMatmul, type SkinnyPlan } from '../src/kernels/matmul-skinny.ts';
 import { parseModelConfig } from '../src/model/config.ts';
-import { LlamaGpu, type TokenBatch } from '../src/model/llama-gpu.ts';
+import { LlamaGpu } from '../src/model/llama-gpu.ts';
 import { compareClose, randomArray } from '../src/reference/compare.ts';
 import { matmulRef, type MatmulProduct } from '../src/reference/matmul.ts';
 import { AdamWOptimizer } from '../src/train/optimizer.ts';
+import { randomTokenBatch } from './random-batch.ts';
 
 export interface LoraShape {
   what: string;
@@ -140,20 +141,6 @@ export async function loraShapeRecords(
 
 const STEP = { batch: 8, seq: 64, reps: 3 };
 
-function randomBatch(vocab: number, seed: number): TokenBatch {
-  const n = STEP.batch * STEP.seq;
-  const r = randomArray(2 * n, seed);
-  const id = (x: number) => Math.floor(((x + 1) / 2) * vocab) % vocab;
-  return {
-    batch: STEP.batch,
-    seq: STEP.seq,
-    ids: Array.from({ length: n }, (_, i) => id(r[i])),
-    labels: Array.from({ length: n }, (_, i) => id(r[n + i])),
-    positions: Array.from({ length: n }, (_, i) => i % STEP.seq),
-    segments: new Array<number>(n).fill(0),
-  };
-}
-
 /**
  * One LoRA training step of the built-in model (forward, backward, AdamW), the tiled kernel for every
  * product against matmul()'s routing, alternating. Both must give the same loss bits (the skinny kernel
@@ -183,7 +170,7 @@ export async function loraStepRecords(gpu: Gpu, where: string, reps = STEP.reps)
   const loss = gpu.empty([1], 'f32', 'loss');
   try {
     for (let s = 0; s <= reps; s++) {
-      const b = randomBatch(spec.vocabSize, s + 1);
+      const b = randomTokenBatch(spec.vocabSize, STEP.batch, STEP.seq, s + 1);
       for (const run of runs) {
         matmulRouting.skinny = run.skinny;
         const t = await timeStep(gpu, async (step) => {

@@ -16,11 +16,12 @@ import { loadFromFiles } from '../src/hub/loader.ts';
 import { matmul } from '../src/kernels/matmul.ts';
 import { frozenBytes, frozenMatmul, releaseFrozen, uploadF16Weight, uploadQuant4 } from '../src/kernels/nf4-matmul.ts';
 import type { BaseType } from '../src/model/base-weights.ts';
-import { LlamaGpu, type TokenBatch } from '../src/model/llama-gpu.ts';
+import { LlamaGpu } from '../src/model/llama-gpu.ts';
 import { dequantize4bit, dequantize4bitF16, quantize4bit, withCompressedStatistics } from '../src/quant/blockwise4.ts';
 import { randomArray } from '../src/reference/compare.ts';
 import { AdamWOptimizer } from '../src/train/optimizer.ts';
 import { verifyMatmul } from './measure.ts';
+import { randomTokenBatch } from './random-batch.ts';
 
 /** M×K×N of the SmolLM2-135M gate/up projection, forward (x·Wᵀ) and input gradient (dY·W). */
 export const QLORA_SHAPES = [
@@ -113,20 +114,6 @@ async function matmulShapeRecords(gpu: Gpu, s: (typeof QLORA_SHAPES)[number], re
 
 const TRAIN = { batch: 4, seq: 128, steps: 5 };
 
-function randomBatch(vocab: number, seed: number): TokenBatch {
-  const n = TRAIN.batch * TRAIN.seq;
-  const r = randomArray(2 * n, seed);
-  const id = (x: number) => Math.floor(((x + 1) / 2) * vocab) % vocab;
-  return {
-    batch: TRAIN.batch,
-    seq: TRAIN.seq,
-    ids: Array.from({ length: n }, (_, i) => id(r[i])),
-    labels: Array.from({ length: n }, (_, i) => id(r[n + i])),
-    positions: Array.from({ length: n }, (_, i) => i % TRAIN.seq),
-    segments: new Array<number>(n).fill(0),
-  };
-}
-
 /** LoRA training steps on the built-in model over each base type: tokens/s and GPU bytes. */
 async function trainRecords(gpu: Gpu): Promise<object[]> {
   const loaded = await loadFromFiles(BUILTIN_NAME, pickedModelFolder(), { storage: 'f32', storageManager: null });
@@ -153,7 +140,7 @@ async function trainRecords(gpu: Gpu): Promise<object[]> {
     gpu.pool.resetPeak();
     const times: number[] = [];
     for (let s = 0; s <= TRAIN.steps; s++) {
-      const b = randomBatch(loaded.spec.vocabSize, s + 1);
+      const b = randomTokenBatch(loaded.spec.vocabSize, TRAIN.batch, TRAIN.seq, s + 1);
       const t0 = performance.now();
       const step = gpu.step('qlora bench train');
       model.zeroGrads(step);

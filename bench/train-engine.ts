@@ -10,10 +10,11 @@ import { benchmarkMatmulOn, median } from '../src/engine/bench-matmul.ts';
 import { adapterName } from '../src/gpu/capabilities.ts';
 import type { Gpu } from '../src/gpu/gpu.ts';
 import { expectedTensorNames, parseModelConfig, type ModelSpec } from '../src/model/config.ts';
-import { LlamaGpu, type TokenBatch, type TrainMode } from '../src/model/llama-gpu.ts';
+import { LlamaGpu, type TrainMode } from '../src/model/llama-gpu.ts';
 import { DEFAULT_LORA } from '../src/model/lora.ts';
 import { randomArray } from '../src/reference/compare.ts';
 import { AdamWOptimizer } from '../src/train/optimizer.ts';
+import { randomTokenBatch } from './random-batch.ts';
 
 export interface TrainBenchCase {
   name: string;
@@ -99,19 +100,6 @@ function randomWeights(spec: ModelSpec): Record<string, Float32Array> {
   return out;
 }
 
-function randomBatch(spec: ModelSpec, batch: number, seq: number, seed: number): TokenBatch {
-  const n = batch * seq;
-  const r = randomArray(2 * n, seed);
-  return {
-    batch,
-    seq,
-    ids: Array.from({ length: n }, (_, i) => Math.floor(((r[i] + 1) / 2) * spec.vocabSize) % spec.vocabSize),
-    labels: Array.from({ length: n }, (_, i) => Math.floor(((r[n + i] + 1) / 2) * spec.vocabSize) % spec.vocabSize),
-    positions: Array.from({ length: n }, (_, i) => i % seq),
-    segments: new Array<number>(n).fill(0),
-  };
-}
-
 function family(label: string): string {
   if (label.startsWith('matmul')) return 'matmul';
   if (label.startsWith('attention')) return 'attention';
@@ -136,7 +124,7 @@ export async function benchTrainCase(gpu: Gpu, c: TrainBenchCase, bestMatmulGflo
   const shares = new Map<string, number>();
   let gpuTotal = 0;
   for (let s = 0; s <= c.steps; s++) {
-    const b = randomBatch(spec, c.batch, c.seq, s + 1);
+    const b = randomTokenBatch(spec.vocabSize, c.batch, c.seq, s + 1);
     const step = gpu.step('bench train', { timed: s > 0 });
     const t0 = performance.now();
     model.zeroGrads(step);
