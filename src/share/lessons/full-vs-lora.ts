@@ -5,7 +5,21 @@
 import type { Notebook } from '../notebook.ts';
 import { SPAM_LABELS, builtinModel, lesson, lora, md, spamHam, train } from './kit.ts';
 
-const common = { epochs: 2, maxSteps: 60, evalEvery: 20, evalExamples: 60, labels: SPAM_LABELS };
+/**
+ * Sized for a CPU browser (e-mails cut to 64 tokens, 60 steps of 4). Measured through the engine on lavapipe
+ * (scripts/lesson-run.ts, 82 s for both runs): full fine-tuning 73% test accuracy (baseline 70%, validation
+ * 90% at step 60, loss 0.16); LoRA r 8 on q and v 70%, still "always ham" (validation loss 3.45).
+ */
+const SEQ = 64;
+const common = {
+  epochs: 2,
+  maxSteps: 60,
+  microBatch: 4,
+  seq: SEQ,
+  evalEvery: 20,
+  evalExamples: 40,
+  labels: SPAM_LABELS,
+};
 
 export const LESSON_FULL_VS_LORA: Notebook = lesson('lesson-full-vs-lora', 'Full fine-tuning versus LoRA', [
   md('intro', [
@@ -17,7 +31,7 @@ export const LESSON_FULL_VS_LORA: Notebook = lesson('lesson-full-vs-lora', 'Full
     'that costs, and what comes out.',
   ]),
   builtinModel(),
-  { id: 'data', type: 'dataset', config: spamHam({ limitRows: 600 }) },
+  { id: 'data', type: 'dataset', config: spamHam({ limitRows: 600, maxLength: SEQ }) },
   md('about-memory', [
     '## Where the memory goes',
     '',
@@ -73,9 +87,13 @@ export const LESSON_FULL_VS_LORA: Notebook = lesson('lesson-full-vs-lora', 'Full
     '## What to compare',
     '',
     '- **Trainable parameters**, shown by each run: 869,504 (100%) against 14,336 (1.6%).',
-    '- **Accuracy against the majority baseline**: on a task this simple, the small adapter usually gets',
-    '  close to full fine-tuning. Full fine-tuning has more freedom, which can help on harder tasks and',
-    '  also makes it easier to overfit and to forget what the model knew before.',
+    '- **Accuracy against the majority baseline**: here full fine-tuning wins clearly. After 60 steps it',
+    '  beats the 70% baseline (about 73% on the test e-mails, 90% on validation), while the adapter on',
+    '  `q_proj` and `v_proj` still answers "ham" to everything. Full fine-tuning can lengthen the output',
+    '  embeddings of ` ham` and ` spam` directly; LoRA has to work through frozen embeddings that this',
+    '  small model barely trained, and a final norm whose gain caps how likely they can get. Lesson 1 gets',
+    '  LoRA past the baseline by training that norm too (`modules_to_save`) on every linear layer for 120',
+    '  steps. On large, well-trained models the gap is usually small; on tiny ones, check it.',
     '- **What you keep**: the full fine-tune is a whole new copy of the model; the adapter is a file of',
     '  about 60 KB that you load on top of the unchanged base, and you can keep many of them.',
     '',
