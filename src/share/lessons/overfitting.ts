@@ -1,8 +1,9 @@
 // Lesson 3, "Overfitting and early stopping": a small training set trained far too long, so the
 // validation loss turns up while the training loss keeps falling; then the same run with early stopping
 // (patience), which stops after the turn and restores the best checkpoint.
-// Measured with the real trainer on Dawn + lavapipe (run 2): validation loss 6.34 → 4.86 by step 30, flat
-// then (training loss 4.27 at step 40), early stop at step 45, step 30 restored, test loss 4.71.
+// Measured through the engine on lavapipe (scripts/lesson-run.ts, rows cut to 64 tokens; 100 steps then):
+// validation loss 5.20 at step 5, lowest 4.69 at step 35, then up to 4.96 by step 80 (5.04 by 100); with
+// early stopping the run stops at step 50 and restores step 35, test loss 4.56.
 
 import type { Notebook } from '../notebook.ts';
 import { builtinModel, lesson, lora, md, spamHam, train } from './kit.ts';
@@ -10,7 +11,8 @@ import { builtinModel, lesson, lora, md, spamHam, train } from './kit.ts';
 const tooLong = {
   lora: lora({ r: 16, alpha: 32, dropout: 0, targetModules: 'all-linear' }),
   epochs: 100,
-  maxSteps: 100,
+  maxSteps: 80,
+  seq: 64,
   lr: 5e-3,
   schedule: 'constant' as const,
   warmupSteps: 5,
@@ -32,23 +34,29 @@ export const LESSON_OVERFITTING: Notebook = lesson('lesson-overfitting', 'Overfi
     '## A deliberately small set',
     '',
     'Only 80 e-mails from the `spam-ham` set, read this time as plain text (the `text` shape: the model',
-    'learns to continue e-mails, the labels are ignored), cut to 128 tokens and split 60/20/20: 48 rows',
+    'learns to continue e-mails, the labels are ignored), cut to 64 tokens and split 60/20/20: 48 rows',
     'to train on, 16 to validate, 16 to test. The model was pretrained on books and speeches and has',
     'never seen an e-mail, so there is real, general learning to do at first (headers, quoting, the',
     'vocabulary of mailing lists) before there is nothing left to learn but the 48 e-mails themselves.',
-    'With 8 rows a step, one pass over the training rows (an *epoch*) takes six steps, so 100 steps see',
-    'every training row about seventeen times.',
+    'With 8 rows a step, one pass over the training rows (an *epoch*) takes six steps, so 80 steps see',
+    'every training row about thirteen times.',
   ]),
   {
     id: 'data',
     type: 'dataset',
-    config: spamHam({ shape: 'text', overLength: 'truncate', limitRows: 80, fractions: [0.6, 0.2, 0.2] }),
+    config: spamHam({
+      shape: 'text',
+      overLength: 'truncate',
+      limitRows: 80,
+      maxLength: 64,
+      fractions: [0.6, 0.2, 0.2],
+    }),
   },
   md('about-overfit', [
     '## Run 1: too long, on purpose',
     '',
     'A large adapter (rank 16 on every linear layer, about 150 thousand trainable numbers, more than the',
-    'training set has tokens), no dropout, a constant learning rate of 5e-3 and 100 steps. (The rate is',
+    'training set has tokens), no dropout, a constant learning rate of 5e-3 and 80 steps. (The rate is',
     'large for the usual reasons: 1e-4 suits billion-parameter models; this one has under a million.)',
     'The validation loss is measured every 5 steps on all 16 validation rows.',
     '',
@@ -56,7 +64,7 @@ export const LESSON_OVERFITTING: Notebook = lesson('lesson-overfitting', 'Overfi
     'written. Then they part: training loss keeps falling towards zero while validation loss bottoms out',
     'and climbs. Every step after that low point makes the model worse at the thing you care about.',
   ]),
-  { id: 'train-overfit', type: 'train', label: 'No early stopping: 100 steps', config: train({ ...tooLong }) },
+  { id: 'train-overfit', type: 'train', label: 'No early stopping: 80 steps', config: train({ ...tooLong }) },
   md('about-early', [
     '## Run 2: early stopping',
     '',
