@@ -18,7 +18,7 @@ import { LlamaGpu } from '../src/model/llama-gpu.ts';
 import { compareClose, randomArray } from '../src/reference/compare.ts';
 import { matmulRef, type MatmulProduct } from '../src/reference/matmul.ts';
 import { AdamWOptimizer } from '../src/train/optimizer.ts';
-import { randomTokenBatch } from './random-batch.ts';
+import { randomTokenBatch, recordTrainStep } from './random-batch.ts';
 
 export interface LoraShape {
   what: string;
@@ -173,19 +173,7 @@ export async function loraStepRecords(gpu: Gpu, where: string, reps = STEP.reps)
       const b = randomTokenBatch(spec.vocabSize, STEP.batch, STEP.seq, s + 1);
       for (const run of runs) {
         matmulRouting.skinny = run.skinny;
-        const t = await timeStep(gpu, async (step) => {
-          run.model.zeroGrads(step);
-          const o = {
-            invCount: 1 / b.labels.length,
-            loss,
-            accumulateLoss: false,
-            backward: true,
-            train: true,
-            microStep: s,
-          };
-          await run.model.microStep(step, b, o);
-          await run.opt.record(step, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 1);
-        });
+        const t = await timeStep(gpu, (step) => recordTrainStep(step, run.model, run.opt, b, loss, s, 1e-3));
         run.losses.push((await gpu.readF32(loss))[0]);
         if (s > 0) {
           run.wall.push(t.wall);

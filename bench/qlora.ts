@@ -21,7 +21,7 @@ import { dequantize4bit, dequantize4bitF16, quantize4bit, withCompressedStatisti
 import { randomArray } from '../src/reference/compare.ts';
 import { AdamWOptimizer } from '../src/train/optimizer.ts';
 import { verifyMatmul } from './measure.ts';
-import { randomTokenBatch } from './random-batch.ts';
+import { randomTokenBatch, recordTrainStep } from './random-batch.ts';
 
 /** M×K×N of the SmolLM2-135M gate/up projection, forward (x·Wᵀ) and input gradient (dY·W). */
 export const QLORA_SHAPES = [
@@ -143,17 +143,7 @@ async function trainRecords(gpu: Gpu): Promise<object[]> {
       const b = randomTokenBatch(loaded.spec.vocabSize, TRAIN.batch, TRAIN.seq, s + 1);
       const t0 = performance.now();
       const step = gpu.step('qlora bench train');
-      model.zeroGrads(step);
-      const o = {
-        invCount: 1 / b.labels.length,
-        loss,
-        accumulateLoss: false,
-        backward: true,
-        train: true,
-        microStep: s,
-      };
-      await model.microStep(step, b, o);
-      await opt.record(step, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 1);
+      await recordTrainStep(step, model, opt, b, loss, s, 1e-4);
       await step.submit();
       await gpu.readF32(loss);
       if (s > 0) times.push(performance.now() - t0);

@@ -14,7 +14,7 @@ import { LlamaGpu, type TrainMode } from '../src/model/llama-gpu.ts';
 import { DEFAULT_LORA } from '../src/model/lora.ts';
 import { randomArray } from '../src/reference/compare.ts';
 import { AdamWOptimizer } from '../src/train/optimizer.ts';
-import { randomTokenBatch } from './random-batch.ts';
+import { randomTokenBatch, recordTrainStep } from './random-batch.ts';
 
 export interface TrainBenchCase {
   name: string;
@@ -127,16 +127,7 @@ export async function benchTrainCase(gpu: Gpu, c: TrainBenchCase, bestMatmulGflo
     const b = randomTokenBatch(spec.vocabSize, c.batch, c.seq, s + 1);
     const step = gpu.step('bench train', { timed: s > 0 });
     const t0 = performance.now();
-    model.zeroGrads(step);
-    await model.microStep(step, b, {
-      invCount: 1 / b.labels.length,
-      loss,
-      accumulateLoss: false,
-      backward: true,
-      train: true,
-      microStep: s,
-    });
-    await opt.record(step, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 1);
+    await recordTrainStep(step, model, opt, b, loss, s, 1e-4);
     const timing = await step.submit();
     await gpu.readF32(loss); // a training loop shows the loss: the readback is part of the step
     if (s === 0) continue; // warm-up: pipeline compilation
